@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Talk to one nginx instance: test/dump its configuration, find its master, reload, drain.
+
+Commands are argument lists through ``module.run_command`` (no shell). Worker
+generations are read from /proc: the workers are the master's children; a reload is
+applied when children appear that were not there before, and the previous generation
+has drained when none of the old children is left.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+CONFIG_FILE_RE = re.compile(r"^# configuration file (.+):$", re.M)
+PID_RE = re.compile(r"^\s*pid\s+([^;\s]+)\s*;", re.M)
+LOG_LINE_RE = re.compile(r"\[(emerg|alert|crit|error)\]")
+
+
+class NginxError(Exception):
+    """An nginx step failed; ``lines`` holds nginx's own error lines."""
+
+    def __init__(self, message, lines=None):
+        super().__init__(message)
+        self.lines = lines or []
+
+
+def error_lines(output):
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if LOG_LINE_RE.search(line) or "test failed" in line]
+    return errors or lines
+
+
+def read_children(pid, proc="/proc"):
+    """Pids whose parent is ``pid`` (from /proc/<n>/stat)."""
+    children = set()
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return children
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat")) as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: parse after the last ')'.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            children.add(int(entry))
+    return children
+
+
+def process_alive(pid, proc="/proc"):
+    try:
+        with open(os.path.join(proc, str(pid), "stat")) as handle:
+            fields = handle.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return False
+    # A zombie has exited.
+    return bool(fields) and fields[0] != "Z"
+
+
+def _is_nginx(pid, proc="/proc"):
+    """Guard against a stale pid file whose pid now belongs to another program."""
+    try:
+        with open(os.path.join(proc, str(pid), "cmdline"), "rb") as handle:
+            return b"nginx" in handle.read()
+    except OSError:
+        return False
+
+
+def included_files(dump):
+    """Files listed by ``nginx -T`` (the main file first)."""
+    return CONFIG_FILE_RE.findall(dump)
+
+
+def pid_path_from_dump(dump):
+    """The last top-level ``pid`` directive in ``nginx -T`` output (None: compiled default)."""
+    found = None
+    depth = 0
+    for line in dump.splitlines():
+        stripped = line.split("#", 1)[0]
+        if depth == 0:
+            match = PID_RE.match(stripped)
+            if match:
+                found = match.group(1)
+        depth += stripped.count("{") - stripped.count("}")
+    return found
+
+
+def compiled_option(version_output, option):
+    match = re.search(r"--%s=(\S+)" % re.escape(option), version_output)
+    return match.group(1) if match else None
+
+
+class Nginx:
+    """One nginx instance: ``binary`` plus, optionally, ``-c conf``."""
+
+    def __init__(self, module, binary, conf=None, reload_command=None):
+        self.module = module
+        self.binary = binary
+        self.conf = conf
+        self.base = [binary] + (["-c", conf] if conf else [])
+        self.reload_command = list(reload_command) if reload_command else self.base + ["-s", "reload"]
+
+    def _run(self, args):
+        return self.module.run_command(args, check_rc=False)
+
+    def dump(self):
+        """``nginx -T``: test the configuration and return its full text; NginxError on failure."""
+        rc, out, err = self._run(self.base + ["-T"])
+        if rc != 0:
+            raise NginxError("nginx -t failed", error_lines(err + "\n" + out))
+        return out
+
+    def test(self):
+        rc, out, err = self._run(self.base + ["-t"])
+        if rc != 0:
+            raise NginxError("nginx -t failed", error_lines(err + "\n" + out))
+
+    def pid_file(self, dump):
+        path = pid_path_from_dump(dump)
+        if path is None:
+            rc, out, err = self._run([self.binary, "-V"])
+            path = compiled_option(err + out, "pid-path") or "logs/nginx.pid"
+        if not os.path.isabs(path):
+            rc, out, err = self._run([self.binary, "-V"])
+            prefix = compiled_option(err + out, "prefix") or "/usr/local/nginx"
+            path = os.path.join(prefix, path)
+        return path
+
+    def master_pid(self, dump):
+        """The running master's pid, or None when nginx is not running."""
+        pid_file = self.pid_file(dump)
+        try:
+            with open(pid_file) as handle:
+                pid = int(handle.read().strip())
+        except (OSError, ValueError):
+            return None, pid_file
+        return (pid if process_alive(pid) and _is_nginx(pid) else None), pid_file
+
+    def reload(self):
+        rc, out, err = self._run(self.reload_command)
+        if rc != 0:
+            raise NginxError(
+                "the reload command %s failed (rc=%d)" % (" ".join(self.reload_command), rc),
+                error_lines(err + "\n" + out),
+            )
+
+
+def wait_for_new_workers(master, old_workers, timeout, interval=0.005):
+    """Wait until the master has children that were not in ``old_workers``; returns them (empty: none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new = read_children(master) - set(old_workers)
+        if new or time.monotonic() >= deadline:
+            return new
+        time.sleep(interval)
+
+
+def wait_for_drain(old_workers, timeout, interval=0.01):
+    """Wait until every pid in ``old_workers`` has exited; returns the pids still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {pid for pid in old_workers if process_alive(pid)}
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(interval)

@@ -1,0 +1,660 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Validate, render and parse the managed nginx upstream file of one application.
+
+Plain Python (no AnsibleModule) so unit tests cover it without nginx. The managed file
+carries one metadata comment line with JSON; it is the record of which colour is live,
+when it was switched and from what, read back by ``nginx_upstream`` (previous state) and
+``nginx_upstream_info``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import re
+import time
+from math import gcd
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
+    FileSnapshot,
+    LockTimeout,
+    exclusive_lock,
+    keep_backup,
+    restore,
+    write_atomic,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (
+    NginxError,
+    included_files,
+    read_children,
+    wait_for_drain,
+    wait_for_new_workers,
+)
+
+MODULE_VERSION = "0.1.0"
+METADATA_PREFIX = "# switchyard.bluegreen.nginx_upstream: "
+HEADER = "# Managed by switchyard.bluegreen.nginx_upstream. Manual edits are overwritten on the next run.\n"
+DEFAULT_CONF_DIR = "/etc/nginx/conf.d"
+FILE_PREFIX = "bluegreen_"
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$")
+# Characters that could end a directive, open/close a block, quote, start a comment or
+# reference a variable in nginx syntax.
+UNSAFE_CHARS_RE = re.compile(r"[;{}'\"$#\\\s]|[^\x21-\x7e]")
+UNIX_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@+=,:-]+$")
+DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|M|y)?)+$")
+HASH_KEY_RE = re.compile(r"^[A-Za-z0-9_$.:/-]{1,128}$")
+
+WEIGHT_MAX = 1000
+BALANCE_METHODS = ("round_robin", "least_conn", "ip_hash", "hash", "random")
+# nginx refuses `backup` servers with these methods ("backup" parameter cannot be used).
+BALANCE_WITHOUT_BACKUP = ("ip_hash", "hash", "random")
+SERVER_OPTION_KEYS = ("max_fails", "fail_timeout", "max_conns")
+SERVER_OPTION_HINTS = {
+    "weight": "weights are managed by the module: use the weights option",
+    "backup": "use idle_backup to list the idle pool as backup servers",
+    "down": "remove the server from its pool instead",
+}
+
+
+class UpstreamError(ValueError):
+    """Invalid input: the message names the option and the fix."""
+
+
+def default_path(name, conf_dir=DEFAULT_CONF_DIR):
+    return os.path.join(conf_dir, "%s%s.conf" % (FILE_PREFIX, name))
+
+
+def preview_name(name):
+    return "%s_preview" % name
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def validate_name(value, option):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise UpstreamError(
+            "%s=%r is not allowed: use 1-64 characters from A-Z, a-z, 0-9 and _" % (option, value)
+        )
+    return value
+
+
+def validate_server(value, colour):
+    """One server address: host:port, [v6]:port or unix:/path (nothing nginx could parse as syntax)."""
+    where = "pools.%s" % colour
+    if not isinstance(value, str) or not value:
+        raise UpstreamError("%s: server %r must be a non-empty string" % (where, value))
+    if UNSAFE_CHARS_RE.search(value):
+        raise UpstreamError(
+            "%s: server %r contains characters that are not allowed in an address "
+            "(whitespace, quotes, ; { } $ # \\ or non-ASCII)" % (where, value)
+        )
+    if value.startswith("unix:"):
+        if not UNIX_PATH_RE.match(value[5:]):
+            raise UpstreamError("%s: server %r: write a unix socket as unix:/absolute/path" % (where, value))
+        return value
+    if value.startswith("["):
+        match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$", value)
+        if not match:
+            raise UpstreamError("%s: server %r: write an IPv6 server as [address]:port" % (where, value))
+        try:
+            ipaddress.IPv6Address(match.group(1))
+        except ValueError:
+            raise UpstreamError("%s: server %r: %r is not an IPv6 address" % (where, value, match.group(1))) from None
+        port = match.group(2)
+    else:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host:
+            raise UpstreamError("%s: server %r needs a port: write host:port, [v6]:port or unix:/path" % (where, value))
+        if not HOSTNAME_RE.match(host):
+            raise UpstreamError("%s: server %r: %r is not a host name or IPv4 address" % (where, value, host))
+        if not port.isdigit():
+            raise UpstreamError("%s: server %r: port %r is not a number" % (where, value, port))
+    if not 1 <= int(port) <= 65535:
+        raise UpstreamError("%s: server %r: port must be 1-65535" % (where, value))
+    return value
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_pools(pools):
+    if not isinstance(pools, dict) or len(pools) < 2:
+        raise UpstreamError("pools needs at least two colours (for example blue and green), got %r" % (pools,))
+    seen = {}
+    clean = {}
+    for colour, servers in pools.items():
+        validate_name(colour, "pools colour")
+        if isinstance(servers, str) or not isinstance(servers, (list, tuple)) or not servers:
+            raise UpstreamError("pools.%s must be a non-empty list of servers" % colour)
+        for server in servers:
+            validate_server(server, colour)
+            if server in seen:
+                raise UpstreamError(
+                    "server %r is listed in pools.%s and pools.%s: each server belongs to one colour"
+                    % (server, seen[server], colour)
+                )
+            seen[server] = colour
+        clean[colour] = list(servers)
+    return clean
+
+
+def validate_weights(weights, pools):
+    if not isinstance(weights, dict) or not weights:
+        raise UpstreamError("weights must be a mapping colour -> integer")
+    clean = {}
+    for colour, weight in weights.items():
+        if colour not in pools:
+            raise UpstreamError("weights.%s: %r is not a colour in pools (%s)" % (colour, colour, ", ".join(sorted(pools))))
+        if isinstance(weight, str) and weight.isdigit():
+            weight = int(weight)
+        if not _is_int(weight) or not 0 <= weight <= WEIGHT_MAX:
+            raise UpstreamError("weights.%s=%r: use an integer from 0 to %d" % (colour, weight, WEIGHT_MAX))
+        clean[colour] = weight
+    for colour in pools:
+        clean.setdefault(colour, 0)
+    if not any(clean.values()):
+        raise UpstreamError("weights are all 0: at least one colour needs a weight above 0")
+    return clean
+
+
+def validate_server_options(options):
+    clean = {}
+    for key, value in (options or {}).items():
+        if key in SERVER_OPTION_HINTS:
+            raise UpstreamError("server_options.%s is not allowed: %s" % (key, SERVER_OPTION_HINTS[key]))
+        if key not in SERVER_OPTION_KEYS:
+            raise UpstreamError(
+                "server_options.%s is not a known server parameter; use %s" % (key, ", ".join(SERVER_OPTION_KEYS))
+            )
+        if value is None:
+            continue
+        if key == "fail_timeout":
+            text = str(value) if _is_int(value) else value
+            if not isinstance(text, str) or not DURATION_RE.match(text):
+                raise UpstreamError("server_options.fail_timeout=%r: use a duration such as 10, 10s or 500ms" % (value,))
+            clean[key] = text
+        else:
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if not _is_int(value) or value < 0:
+                raise UpstreamError("server_options.%s=%r: use an integer >= 0" % (key, value))
+            clean[key] = value
+    return clean
+
+
+def build_spec(params):
+    """Check the module parameters and return the normalised desired state (a dict).
+
+    Raises UpstreamError with a message for the user; nothing has been touched then.
+    """
+    name = validate_name(params.get("name"), "name")
+    pools = validate_pools(params.get("pools"))
+    active = params.get("active")
+    weights = params.get("weights")
+    if active is not None and weights is not None:
+        raise UpstreamError("active and weights are mutually exclusive: give one colour in active, or a split in weights")
+    if active is None and weights is None:
+        raise UpstreamError("give either active (one colour) or weights (a split between colours)")
+    if active is not None:
+        validate_name(active, "active")
+        if active not in pools:
+            raise UpstreamError("active=%r is not a colour in pools (%s)" % (active, ", ".join(sorted(pools))))
+    else:
+        weights = validate_weights(weights, pools)
+
+    balance = params.get("balance") or "round_robin"
+    if balance not in BALANCE_METHODS:
+        raise UpstreamError("balance=%r: use one of %s" % (balance, ", ".join(BALANCE_METHODS)))
+    hash_key = params.get("hash_key")
+    if balance == "hash":
+        if not hash_key or not HASH_KEY_RE.match(hash_key):
+            raise UpstreamError(
+                "balance=hash needs hash_key, an nginx key such as $remote_addr or $cookie_session "
+                "(characters A-Z a-z 0-9 _ $ . : / -)"
+            )
+    elif hash_key:
+        raise UpstreamError("hash_key is only used with balance=hash")
+
+    idle_backup = bool(params.get("idle_backup"))
+    if idle_backup and balance in BALANCE_WITHOUT_BACKUP:
+        raise UpstreamError(
+            "idle_backup cannot be used with balance=%s: nginx does not allow backup servers with %s"
+            % (balance, ", ".join(BALANCE_WITHOUT_BACKUP))
+        )
+
+    keepalive = params.get("keepalive", 0)
+    if keepalive is None:
+        keepalive = 0
+    if not _is_int(keepalive) or keepalive < 0:
+        raise UpstreamError("keepalive=%r: use an integer >= 0 (0 = no upstream keepalive)" % (keepalive,))
+
+    preview = bool(params.get("preview"))
+    preview_colour = params.get("preview_colour")
+    if preview_colour is not None:
+        validate_name(preview_colour, "preview_colour")
+        if preview_colour not in pools:
+            raise UpstreamError("preview_colour=%r is not a colour in pools" % (preview_colour,))
+        if not preview:
+            raise UpstreamError("preview_colour is only used with preview=true")
+        if active is not None and preview_colour == active:
+            raise UpstreamError("preview_colour=%r is the active colour: preview points at an idle colour" % preview_colour)
+    elif preview:
+        preview_colour = derive_preview_colour(pools, active, weights)
+
+    return {
+        "name": name,
+        "pools": pools,
+        "active": active,
+        "weights": weights,
+        "balance": balance,
+        "hash_key": hash_key if balance == "hash" else None,
+        "idle_backup": idle_backup,
+        "keepalive": keepalive,
+        "server_options": validate_server_options(params.get("server_options")),
+        "preview": preview,
+        "preview_colour": preview_colour if preview else None,
+    }
+
+
+def derive_preview_colour(pools, active, weights):
+    """The idle colour for the preview upstream, when it is unambiguous."""
+    if active is not None:
+        idle = [colour for colour in pools if colour != active]
+        if len(idle) == 1:
+            return idle[0]
+        raise UpstreamError(
+            "preview=true with %d idle colours (%s): set preview_colour" % (len(idle), ", ".join(sorted(idle)))
+        )
+    lowest = min(weights.values())
+    candidates = [colour for colour, weight in weights.items() if weight == lowest]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise UpstreamError("preview=true with weights: no single lowest-weight colour, set preview_colour")
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _lcm(numbers):
+    result = 1
+    for number in numbers:
+        result = result * number // gcd(result, number)
+    return result
+
+
+def live_servers(spec):
+    """(server, weight or None, is_backup) for the live upstream, in a stable order.
+
+    With weights, each colour's weight is its share of the traffic: it is spread over
+    that colour's servers (per-server weight = colour weight * L / servers, L = least
+    common multiple of the pool sizes) so pools of different sizes keep the split.
+    """
+    pools = spec["pools"]
+    rows = []
+    if spec["active"] is not None:
+        rows.extend((server, None, False) for server in pools[spec["active"]])
+        idle = [colour for colour in pools if colour != spec["active"]]
+    else:
+        weighted = [colour for colour in pools if spec["weights"][colour] > 0]
+        scale = _lcm([len(pools[colour]) for colour in weighted])
+        for colour in weighted:
+            per_server = spec["weights"][colour] * scale // len(pools[colour])
+            rows.extend((server, per_server, False) for server in pools[colour])
+        idle = [colour for colour in pools if spec["weights"][colour] == 0]
+    if spec["idle_backup"]:
+        for colour in idle:
+            rows.extend((server, None, True) for server in pools[colour])
+    return rows
+
+
+def _server_line(server, weight, backup, options):
+    parts = ["server", server]
+    if weight is not None and weight != 1:
+        parts.append("weight=%d" % weight)
+    for key in SERVER_OPTION_KEYS:
+        if key in options:
+            parts.append("%s=%s" % (key, options[key]))
+    if backup:
+        parts.append("backup")
+    return "    %s;\n" % " ".join(parts)
+
+
+def _upstream_block(name, rows, spec):
+    lines = ["upstream %s {\n" % name]
+    balance = spec["balance"]
+    # Balancing directives must come before keepalive.
+    if balance == "hash":
+        lines.append("    hash %s;\n" % spec["hash_key"])
+    elif balance != "round_robin":
+        lines.append("    %s;\n" % balance)
+    lines.extend(_server_line(server, weight, backup, spec["server_options"]) for server, weight, backup in rows)
+    if spec["keepalive"]:
+        lines.append("    keepalive %d;\n" % spec["keepalive"])
+    lines.append("}\n")
+    return "".join(lines)
+
+
+def render_body(spec):
+    """The nginx configuration (without the metadata line) for ``spec``."""
+    blocks = [_upstream_block(spec["name"], live_servers(spec), spec)]
+    if spec["preview"]:
+        rows = [(server, None, False) for server in spec["pools"][spec["preview_colour"]]]
+        blocks.append(_upstream_block(preview_name(spec["name"]), rows, spec))
+    return "\n".join(blocks)
+
+
+SETTINGS_KEYS = ("name", "pools", "active", "weights", "balance", "hash_key", "idle_backup", "keepalive",
+                 "server_options", "preview", "preview_colour")
+
+
+def render_file(spec, metadata):
+    return HEADER + METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n" + render_body(spec)
+
+
+def traffic_of(spec):
+    """What decides the traffic: the active colour or the weights."""
+    return {"active": spec["active"], "weights": spec["weights"]}
+
+
+def next_metadata(spec, old_metadata, now_iso):
+    """Metadata for the new file; switched_at/previous_* move only when the traffic selection changes."""
+    metadata = {key: spec[key] for key in SETTINGS_KEYS}
+    metadata["module_version"] = MODULE_VERSION
+    metadata["updated_at"] = now_iso
+    old = old_metadata or {}
+    old_traffic = {"active": old.get("active"), "weights": old.get("weights")}
+    if old and old_traffic == traffic_of(spec):
+        metadata["previous_active"] = old.get("previous_active")
+        metadata["previous_weights"] = old.get("previous_weights")
+        metadata["switched_at"] = old.get("switched_at")
+    else:
+        metadata["previous_active"] = old.get("active")
+        metadata["previous_weights"] = old.get("weights")
+        metadata["switched_at"] = now_iso
+    return metadata
+
+
+def same_state(spec, existing_text):
+    """True when the file already holds exactly what ``spec`` asks for (no write, no reload)."""
+    if existing_text is None:
+        return False
+    metadata, body = split_file(existing_text)
+    if metadata is None:
+        return False
+    return all(metadata.get(key) == spec[key] for key in SETTINGS_KEYS) and body == render_body(spec)
+
+
+# --- parsing --------------------------------------------------------------------------
+
+
+def split_file(text):
+    """(metadata dict or None, body after the metadata line) of a managed file."""
+    lines = text.splitlines(True)
+    for index, line in enumerate(lines):
+        if line.startswith(METADATA_PREFIX):
+            try:
+                metadata = json.loads(line[len(METADATA_PREFIX):])
+            except ValueError:
+                return None, text
+            if not isinstance(metadata, dict):
+                return None, text
+            return metadata, "".join(lines[index + 1:])
+        if not line.startswith("#"):
+            break
+    return None, text
+
+
+def is_managed(text):
+    return split_file(text)[0] is not None
+
+
+def describe(text, path):
+    """What nginx_upstream_info reports for one managed file (None when it is not managed)."""
+    metadata, body = split_file(text)
+    if metadata is None:
+        return None
+    try:
+        spec = {key: metadata[key] for key in SETTINGS_KEYS}
+        consistent = render_body(spec) == body
+    except (KeyError, TypeError, ValueError):
+        consistent = False
+    return {
+        "name": metadata.get("name"),
+        "path": path,
+        "active": metadata.get("active"),
+        "weights": metadata.get("weights"),
+        "pools": metadata.get("pools"),
+        "balance": metadata.get("balance"),
+        "idle_backup": metadata.get("idle_backup"),
+        "keepalive": metadata.get("keepalive"),
+        "server_options": metadata.get("server_options"),
+        "preview": metadata.get("preview_colour") if metadata.get("preview") else None,
+        "preview_upstream": preview_name(metadata["name"]) if metadata.get("preview") and metadata.get("name") else None,
+        "previous_active": metadata.get("previous_active"),
+        "previous_weights": metadata.get("previous_weights"),
+        "switched_at": metadata.get("switched_at"),
+        "updated_at": metadata.get("updated_at"),
+        "module_version": metadata.get("module_version"),
+        # False when someone edited the upstream blocks by hand after the last run.
+        "consistent": consistent,
+    }
+
+
+# --- the switch -----------------------------------------------------------------------
+
+
+def _now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _ms(start):
+    return int(round((time.monotonic() - start) * 1000))
+
+
+class SwitchFailed(Exception):
+    """The change was refused or undone; the file on disk is what it was before."""
+
+    def __init__(self, message, nginx_errors=None, **result):
+        super().__init__(message)
+        self.nginx_errors = nginx_errors or []
+        self.result = result
+
+
+def _include_hint(path, dump):
+    files = included_files(dump)
+    main = files[0] if files else "nginx.conf"
+    return (
+        "%s is not included by nginx's configuration (main file %s), so a switch would change nothing: "
+        "add 'include %s/*.conf;' (or 'include %s;') inside the http { } block of %s, or set path to a file "
+        "that an existing include loads" % (path, main, os.path.dirname(path), path, main)
+    )
+
+
+def _summary(metadata):
+    metadata = metadata or {}
+    return {
+        "active": metadata.get("active"),
+        "weights": metadata.get("weights"),
+        "previous_active": metadata.get("previous_active"),
+        "previous_weights": metadata.get("previous_weights"),
+        "preview": metadata.get("preview_colour") if metadata.get("preview") else None,
+        "switched_at": metadata.get("switched_at"),
+    }
+
+
+class UpstreamSwitch:
+    """Apply the desired state of one managed file to one nginx instance, safely."""
+
+    def __init__(self, module, nginx, path, reload=True, reload_timeout=5.0, drain_timeout=30.0,
+                 backup=True, lock_timeout=60.0):
+        self.module = module
+        self.nginx = nginx
+        self.path = os.path.abspath(path)
+        self.reload = reload
+        self.reload_timeout = reload_timeout
+        self.drain_timeout = drain_timeout
+        self.backup = backup
+        self.lock_timeout = lock_timeout
+        self.backup_path = self.path + ".previous"
+        self.timings = {"lock_ms": None, "validate_ms": None, "reload_ms": None, "drain_ms": None, "total_ms": None}
+        self.warnings = []
+
+    def _snapshot(self):
+        snapshot = FileSnapshot.take(self.path)
+        if snapshot.exists and not is_managed(snapshot.text):
+            raise SwitchFailed(
+                "%s exists and was not written by switchyard.bluegreen.nginx_upstream (no metadata line); "
+                "refusing to overwrite it: move it away or choose another path" % self.path
+            )
+        return snapshot
+
+    def _desired(self, spec, before):
+        """(new text or None when nothing changes, new metadata)."""
+        if spec is None:
+            return (None if not before.exists else ""), None
+        old_metadata = split_file(before.text)[0] if before.exists else None
+        if same_state(spec, before.text):
+            return None, old_metadata
+        metadata = next_metadata(spec, old_metadata, _now_iso())
+        return render_file(spec, metadata), metadata
+
+    def run(self, spec):
+        """spec: from build_spec (state=present) or None (state=absent). Returns the result dict."""
+        start = time.monotonic()
+        if not os.path.isdir(os.path.dirname(self.path)):
+            raise SwitchFailed("the directory of path %s does not exist" % self.path)
+        before = self._snapshot()
+        old_metadata = split_file(before.text)[0] if before.exists else None
+        new_text, metadata = self._desired(spec, before)
+        result = {"changed": new_text is not None, "path": self.path, "reloaded": False, "drained": False,
+                  "backup_file": None}
+        if new_text is not None:
+            result["diff"] = {"before": before.text or "", "after": new_text,
+                              "before_header": self.path, "after_header": self.path}
+        if new_text is None or self.module.check_mode:
+            result.update(_summary(metadata if spec is not None else None))
+            if spec is None:
+                result["previous_active"] = (old_metadata or {}).get("active")
+                result["previous_weights"] = (old_metadata or {}).get("weights")
+            self.timings["total_ms"] = _ms(start)
+            result["timings"] = self.timings
+            return result
+
+        lock_start = time.monotonic()
+        try:
+            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
+            lock.__enter__()
+        except LockTimeout as exc:
+            raise SwitchFailed("could not lock %s: %s" % (self.path, exc)) from None
+        try:
+            self.timings["lock_ms"] = _ms(lock_start)
+            # Another run may have changed the file while we waited for the lock.
+            before = self._snapshot()
+            old_metadata = split_file(before.text)[0] if before.exists else None
+            new_text, metadata = self._desired(spec, before)
+            if new_text is None:
+                result["changed"] = False
+                result.pop("diff", None)
+            else:
+                result["diff"]["before"] = before.text or ""
+                result["diff"]["after"] = new_text
+                old_workers = self._swap(spec, before, new_text, result)
+        finally:
+            lock.__exit__(None, None, None)
+
+        if result["changed"] and result["reloaded"]:
+            self._drain(old_workers, result)
+        if spec is None:
+            result.update(_summary(None))
+            result["previous_active"] = (old_metadata or {}).get("active")
+            result["previous_weights"] = (old_metadata or {}).get("weights")
+        else:
+            result.update(_summary(metadata))
+        self.timings["total_ms"] = _ms(start)
+        result["timings"] = self.timings
+        return result
+
+    def _swap(self, spec, before, new_text, result):
+        """Write, test, check the include, reload and confirm; restore ``before`` on any failure."""
+        reload_sent = False
+        try:
+            if spec is None:
+                os.unlink(self.path)
+            else:
+                write_atomic(self.module, self.path, new_text.encode("utf-8"))
+            validate_start = time.monotonic()
+            try:
+                dump = self.nginx.dump()
+            finally:
+                self.timings["validate_ms"] = _ms(validate_start)
+            if spec is not None:
+                included = {os.path.realpath(name) for name in included_files(dump)}
+                if os.path.realpath(self.path) not in included:
+                    raise SwitchFailed(_include_hint(self.path, dump))
+            old_workers = set()
+            if self.reload:
+                master, pid_file = self.nginx.master_pid(dump)
+                if master is None:
+                    raise SwitchFailed(
+                        "nginx is not running (no live nginx master for pid file %s); the module does not start it: "
+                        "start nginx, or use reload=false to only write and test the file" % pid_file
+                    )
+                old_workers = read_children(master)
+                reload_start = time.monotonic()
+                reload_sent = True
+                self.nginx.reload()
+                new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
+                self.timings["reload_ms"] = _ms(reload_start)
+                if not new_workers:
+                    raise SwitchFailed(
+                        "nginx did not apply the new configuration: no new worker generation appeared within %s s "
+                        "after the reload (nginx kept the old configuration; see its error log)" % self.reload_timeout
+                    )
+                result["reloaded"] = True
+        except NginxError as exc:
+            self._undo(before, reload_sent)
+            raise SwitchFailed(
+                "%s; %s was restored and nginx keeps serving the previous configuration: %s"
+                % (exc, self.path, " | ".join(exc.lines)),
+                nginx_errors=exc.lines,
+            ) from None
+        except SwitchFailed as exc:
+            self._undo(before, reload_sent)
+            raise SwitchFailed("%s (%s was restored, nothing changed)" % (exc, self.path)) from None
+        except Exception:
+            self._undo(before, reload_sent)
+            raise
+        if self.backup and before.exists:
+            result["backup_file"] = keep_backup(self.module, before, self.backup_path)
+        return old_workers
+
+    def _undo(self, before, reload_sent):
+        restore(self.module, before)
+        if reload_sent:
+            # nginx may still pick the candidate up late: reload once more so it runs the restored file.
+            try:
+                self.nginx.reload()
+            except NginxError as exc:
+                self.warnings.append("reload after restoring %s failed: %s" % (self.path, " | ".join(exc.lines)))
+
+    def _drain(self, old_workers, result):
+        drain_start = time.monotonic()
+        alive = wait_for_drain(old_workers, self.drain_timeout)
+        if self.drain_timeout:
+            self.timings["drain_ms"] = _ms(drain_start)
+        result["drained"] = not alive
+        if alive and self.drain_timeout:
+            self.warnings.append(
+                "%d old nginx worker(s) (pids %s) were still running after drain_timeout=%s s; they finish "
+                "their open requests and exit on their own" % (len(alive), ", ".join(map(str, sorted(alive))),
+                                                                  self.drain_timeout)
+            )

@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nginx_upstream_info
+short_description: Report which colour an nginx blue-green upstream sends traffic to
+version_added: 0.1.0
+description:
+  - Reads the files managed by M(switchyard.bluegreen.nginx_upstream) and reports, per upstream, the active colour,
+    the weights, the pools, the preview target, and when and from what the last switch happened.
+  - The data comes from the metadata line of the managed file, the same file nginx loads, so the live
+    configuration is the single source of truth. C(consistent=false) flags a file whose upstream blocks were
+    edited by hand after the module wrote them.
+  - Give O(path) for one file, O(name) for one application in O(conf_dir), or neither to list every managed
+    file in O(conf_dir).
+author:
+  - Switchyard maintainers
+extends_documentation_fragment:
+  - switchyard.bluegreen.attributes
+  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.info_module
+options:
+  name:
+    description: Upstream name; reads C(<conf_dir>/bluegreen_<name>.conf).
+    type: str
+  path:
+    description: One managed file.
+    type: path
+  conf_dir:
+    description: Directory searched for managed C(*.conf) files (files without the metadata line are skipped).
+    type: path
+    default: /etc/nginx/conf.d
+seealso:
+  - module: switchyard.bluegreen.nginx_upstream
+"""
+
+EXAMPLES = r"""
+- name: Which colour is live for shop?
+  switchyard.bluegreen.nginx_upstream_info:
+    name: shop
+  register: shop_lb
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "shop is on {{ shop_lb.upstreams.shop.active }} since {{ shop_lb.upstreams.shop.switched_at }}"
+
+- name: Every managed upstream on the host
+  switchyard.bluegreen.nginx_upstream_info:
+    conf_dir: /etc/nginx/conf.d
+  register: all_upstreams
+"""
+
+RETURN = r"""
+upstreams:
+  description: Managed upstreams by name.
+  returned: always
+  type: dict
+  sample:
+    shop:
+      name: shop
+      path: /etc/nginx/conf.d/bluegreen_shop.conf
+      active: green
+      weights: null
+      pools: {"blue": ["10.0.0.11:8080"], "green": ["10.0.1.11:8080"]}
+      preview: blue
+      preview_upstream: shop_preview
+      previous_active: blue
+      previous_weights: null
+      switched_at: "2026-11-27T04:40:00Z"
+      updated_at: "2026-11-27T04:40:00Z"
+      balance: round_robin
+      idle_backup: false
+      keepalive: 32
+      server_options: {}
+      module_version: 0.1.0
+      consistent: true
+  contains:
+    name:
+      description: Upstream name.
+      type: str
+    path:
+      description: The managed file.
+      type: str
+    active:
+      description: The colour taking all live traffic (null when weights split it).
+      type: str
+    weights:
+      description: The traffic split per colour (null with an active colour).
+      type: dict
+    pools:
+      description: Colour to servers.
+      type: dict
+    preview:
+      description: The colour of the preview upstream (null without preview).
+      type: str
+    preview_upstream:
+      description: Name of the preview upstream (null without preview).
+      type: str
+    previous_active:
+      description: The active colour before the last switch.
+      type: str
+    previous_weights:
+      description: The weights before the last switch.
+      type: dict
+    switched_at:
+      description: When the traffic selection last changed (UTC, ISO 8601).
+      type: str
+    updated_at:
+      description: When the module last wrote the file (UTC, ISO 8601).
+      type: str
+    balance:
+      description: Load-balancing method.
+      type: str
+    idle_backup:
+      description: Whether idle servers are listed as backup servers.
+      type: bool
+    keepalive:
+      description: Upstream keepalive connections.
+      type: int
+    server_options:
+      description: Parameters of every server line.
+      type: dict
+    module_version:
+      description: Collection version that wrote the file.
+      type: str
+    consistent:
+      description: The upstream blocks are exactly what the metadata describes (false after a manual edit).
+      type: bool
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+    UpstreamError,
+    default_path,
+    describe,
+    validate_name,
+)
+
+
+def _read(module, path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        module.fail_json(msg="cannot read %s: %s" % (path, exc))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str"},
+            "path": {"type": "path"},
+            "conf_dir": {"type": "path", "default": "/etc/nginx/conf.d"},
+        },
+        mutually_exclusive=[("name", "path")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    upstreams = {}
+    if params["path"] or params["name"]:
+        if params["name"]:
+            try:
+                validate_name(params["name"], "name")
+            except UpstreamError as exc:
+                module.fail_json(msg=str(exc))
+        path = params["path"] or default_path(params["name"], params["conf_dir"])
+        if not os.path.exists(path):
+            module.fail_json(msg="%s does not exist: no managed upstream there" % path)
+        info = describe(_read(module, path), path)
+        if info is None:
+            module.fail_json(msg="%s is not managed by switchyard.bluegreen.nginx_upstream (no metadata line)" % path)
+        upstreams[info["name"]] = info
+    else:
+        if not os.path.isdir(params["conf_dir"]):
+            module.fail_json(msg="conf_dir %s is not a directory" % params["conf_dir"])
+        for path in sorted(glob.glob(os.path.join(params["conf_dir"], "*.conf"))):
+            info = describe(_read(module, path), path)
+            if info is not None:
+                upstreams[info["name"]] = info
+    module.exit_json(changed=False, upstreams=upstreams)
+
+
+if __name__ == "__main__":
+    main()
