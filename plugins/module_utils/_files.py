@@ -19,10 +19,10 @@ import fcntl
 import os
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 
-class LockTimeout(Exception):
+class LockTimeoutError(Exception):
     """Another run held the lock for longer than the caller was willing to wait."""
 
 
@@ -60,7 +60,7 @@ class FileSnapshot:
 def lock_path_for(path):
     """The lock file that guards ``path``: hidden, next to it, never matched by ``*.conf``."""
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, ".%s.lock" % name)
+    return os.path.join(directory, f".{name}.lock")
 
 
 @contextmanager
@@ -78,8 +78,8 @@ def exclusive_lock(path, timeout=60.0, poll_interval=0.05):
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        "another run still holds %s after %.0f s" % (lock_file, timeout)
+                    raise LockTimeoutError(
+                        f"another run still holds {lock_file} after {timeout:.0f} s"
                     ) from None
                 time.sleep(poll_interval)
         yield lock_file
@@ -88,7 +88,7 @@ def exclusive_lock(path, timeout=60.0, poll_interval=0.05):
         os.close(fd)
 
 
-def write_atomic(module, path, content, mode=None, uid=None, gid=None):
+def write_atomic(module, path, content, *, mode=None, uid=None, gid=None):
     """Replace ``path`` with ``content`` (bytes) through a temp file in the same directory.
 
     An existing file keeps its mode and owner (``atomic_move`` copies them); a new file
@@ -96,7 +96,7 @@ def write_atomic(module, path, content, mode=None, uid=None, gid=None):
     """
     directory = os.path.dirname(os.path.abspath(path))
     existed = os.path.exists(path)
-    fd, temp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -119,17 +119,15 @@ def write_atomic(module, path, content, mode=None, uid=None, gid=None):
 def restore(module, snapshot):
     """Put ``snapshot.path`` back exactly as it was: same bytes, mode and owner, or absent."""
     if not snapshot.exists:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(snapshot.path)
-        except FileNotFoundError:
-            pass
         return
-    write_atomic(module, snapshot.path, snapshot.content, snapshot.mode, snapshot.uid, snapshot.gid)
+    write_atomic(module, snapshot.path, snapshot.content, mode=snapshot.mode, uid=snapshot.uid, gid=snapshot.gid)
 
 
 def keep_backup(module, snapshot, backup_path):
     """Store ``snapshot`` (the previous content) as ``backup_path`` with its mode and owner."""
     if not snapshot.exists:
         return None
-    write_atomic(module, backup_path, snapshot.content, snapshot.mode, snapshot.uid, snapshot.gid)
+    write_atomic(module, backup_path, snapshot.content, mode=snapshot.mode, uid=snapshot.uid, gid=snapshot.gid)
     return backup_path

@@ -96,7 +96,7 @@ def pid_path_from_dump(dump):
 
 
 def compiled_option(version_output, option):
-    match = re.search(r"--%s=(\S+)" % re.escape(option), version_output)
+    match = re.search(rf"--{re.escape(option)}=(\S+)", version_output)
     return match.group(1) if match else None
 
 
@@ -108,30 +108,30 @@ class Nginx:
         self.binary = binary
         self.conf = conf
         self.base = [binary] + (["-c", conf] if conf else [])
-        self.reload_command = list(reload_command) if reload_command else self.base + ["-s", "reload"]
+        self.reload_command = list(reload_command) if reload_command else [*self.base, "-s", "reload"]
 
     def _run(self, args):
         return self.module.run_command(args, check_rc=False)
 
     def dump(self):
         """``nginx -T``: test the configuration and return its full text; NginxError on failure."""
-        rc, out, err = self._run(self.base + ["-T"])
+        rc, out, err = self._run([*self.base, "-T"])
         if rc != 0:
             raise NginxError("nginx -t failed", error_lines(err + "\n" + out))
         return out
 
     def test(self):
-        rc, out, err = self._run(self.base + ["-t"])
+        rc, out, err = self._run([*self.base, "-t"])
         if rc != 0:
             raise NginxError("nginx -t failed", error_lines(err + "\n" + out))
 
     def pid_file(self, dump):
         path = pid_path_from_dump(dump)
         if path is None:
-            rc, out, err = self._run([self.binary, "-V"])
+            _rc, out, err = self._run([self.binary, "-V"])
             path = compiled_option(err + out, "pid-path") or "logs/nginx.pid"
         if not os.path.isabs(path):
-            rc, out, err = self._run([self.binary, "-V"])
+            _rc, out, err = self._run([self.binary, "-V"])
             prefix = compiled_option(err + out, "prefix") or "/usr/local/nginx"
             path = os.path.join(prefix, path)
         return path
@@ -150,7 +150,7 @@ class Nginx:
         rc, out, err = self._run(self.reload_command)
         if rc != 0:
             raise NginxError(
-                "the reload command %s failed (rc=%d)" % (" ".join(self.reload_command), rc),
+                f"the reload command {' '.join(self.reload_command)} failed (rc={rc})",
                 error_lines(err + "\n" + out),
             )
 

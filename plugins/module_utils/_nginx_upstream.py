@@ -22,7 +22,7 @@ from math import gcd
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
-    LockTimeout,
+    LockTimeoutError,
     exclusive_lock,
     keep_backup,
     restore,
@@ -43,7 +43,8 @@ DEFAULT_CONF_DIR = "/etc/nginx/conf.d"
 FILE_PREFIX = "bluegreen_"
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)" + _LABEL + r"(?:\." + _LABEL + r")*$")
 # Characters that could end a directive, open/close a block, quote, start a comment or
 # reference a variable in nginx syntax.
 UNSAFE_CHARS_RE = re.compile(r"[;{}'\"$#\\\s]|[^\x21-\x7e]")
@@ -68,11 +69,11 @@ class UpstreamError(ValueError):
 
 
 def default_path(name, conf_dir=DEFAULT_CONF_DIR):
-    return os.path.join(conf_dir, "%s%s.conf" % (FILE_PREFIX, name))
+    return os.path.join(conf_dir, f"{FILE_PREFIX}{name}.conf")
 
 
 def preview_name(name):
-    return "%s_preview" % name
+    return f"{name}_preview"
 
 
 # --- validation -----------------------------------------------------------------------
@@ -81,44 +82,44 @@ def preview_name(name):
 def validate_name(value, option):
     if not isinstance(value, str) or not NAME_RE.match(value):
         raise UpstreamError(
-            "%s=%r is not allowed: use 1-64 characters from A-Z, a-z, 0-9 and _" % (option, value)
+            f"{option}={value!r} is not allowed: use 1-64 characters from A-Z, a-z, 0-9 and _"
         )
     return value
 
 
 def validate_server(value, colour):
     """One server address: host:port, [v6]:port or unix:/path (nothing nginx could parse as syntax)."""
-    where = "pools.%s" % colour
+    where = f"pools.{colour}"
     if not isinstance(value, str) or not value:
-        raise UpstreamError("%s: server %r must be a non-empty string" % (where, value))
+        raise UpstreamError(f"{where}: server {value!r} must be a non-empty string")
     if UNSAFE_CHARS_RE.search(value):
         raise UpstreamError(
-            "%s: server %r contains characters that are not allowed in an address "
-            "(whitespace, quotes, ; { } $ # \\ or non-ASCII)" % (where, value)
+            f"{where}: server {value!r} contains characters that are not allowed in an address "
+            "(whitespace, quotes, ; { } $ # \\ or non-ASCII)"
         )
     if value.startswith("unix:"):
         if not UNIX_PATH_RE.match(value[5:]):
-            raise UpstreamError("%s: server %r: write a unix socket as unix:/absolute/path" % (where, value))
+            raise UpstreamError(f"{where}: server {value!r}: write a unix socket as unix:/absolute/path")
         return value
     if value.startswith("["):
         match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$", value)
         if not match:
-            raise UpstreamError("%s: server %r: write an IPv6 server as [address]:port" % (where, value))
+            raise UpstreamError(f"{where}: server {value!r}: write an IPv6 server as [address]:port")
         try:
             ipaddress.IPv6Address(match.group(1))
         except ValueError:
-            raise UpstreamError("%s: server %r: %r is not an IPv6 address" % (where, value, match.group(1))) from None
+            raise UpstreamError(f"{where}: server {value!r}: {match.group(1)!r} is not an IPv6 address") from None
         port = match.group(2)
     else:
         host, sep, port = value.rpartition(":")
         if not sep or not host:
-            raise UpstreamError("%s: server %r needs a port: write host:port, [v6]:port or unix:/path" % (where, value))
+            raise UpstreamError(f"{where}: server {value!r} needs a port: write host:port, [v6]:port or unix:/path")
         if not HOSTNAME_RE.match(host):
-            raise UpstreamError("%s: server %r: %r is not a host name or IPv4 address" % (where, value, host))
+            raise UpstreamError(f"{where}: server {value!r}: {host!r} is not a host name or IPv4 address")
         if not port.isdigit():
-            raise UpstreamError("%s: server %r: port %r is not a number" % (where, value, port))
+            raise UpstreamError(f"{where}: server {value!r}: port {port!r} is not a number")
     if not 1 <= int(port) <= 65535:
-        raise UpstreamError("%s: server %r: port must be 1-65535" % (where, value))
+        raise UpstreamError(f"{where}: server {value!r}: port must be 1-65535")
     return value
 
 
@@ -128,19 +129,19 @@ def _is_int(value):
 
 def validate_pools(pools):
     if not isinstance(pools, dict) or len(pools) < 2:
-        raise UpstreamError("pools needs at least two colours (for example blue and green), got %r" % (pools,))
+        raise UpstreamError(f"pools needs at least two colours (for example blue and green), got {pools!r}")
     seen = {}
     clean = {}
     for colour, servers in pools.items():
         validate_name(colour, "pools colour")
         if isinstance(servers, str) or not isinstance(servers, (list, tuple)) or not servers:
-            raise UpstreamError("pools.%s must be a non-empty list of servers" % colour)
+            raise UpstreamError(f"pools.{colour} must be a non-empty list of servers")
         for server in servers:
             validate_server(server, colour)
             if server in seen:
                 raise UpstreamError(
-                    "server %r is listed in pools.%s and pools.%s: each server belongs to one colour"
-                    % (server, seen[server], colour)
+                    f"server {server!r} is listed in pools.{seen[server]} and pools.{colour}: "
+                    "each server belongs to one colour"
                 )
             seen[server] = colour
         clean[colour] = list(servers)
@@ -151,13 +152,12 @@ def validate_weights(weights, pools):
     if not isinstance(weights, dict) or not weights:
         raise UpstreamError("weights must be a mapping colour -> integer")
     clean = {}
-    for colour, weight in weights.items():
+    for colour, given in weights.items():
         if colour not in pools:
-            raise UpstreamError("weights.%s: %r is not a colour in pools (%s)" % (colour, colour, ", ".join(sorted(pools))))
-        if isinstance(weight, str) and weight.isdigit():
-            weight = int(weight)
+            raise UpstreamError(f"weights.{colour}: {colour!r} is not a colour in pools ({', '.join(sorted(pools))})")
+        weight = int(given) if isinstance(given, str) and given.isdigit() else given
         if not _is_int(weight) or not 0 <= weight <= WEIGHT_MAX:
-            raise UpstreamError("weights.%s=%r: use an integer from 0 to %d" % (colour, weight, WEIGHT_MAX))
+            raise UpstreamError(f"weights.{colour}={given!r}: use an integer from 0 to {WEIGHT_MAX}")
         clean[colour] = weight
     for colour in pools:
         clean.setdefault(colour, 0)
@@ -168,27 +168,74 @@ def validate_weights(weights, pools):
 
 def validate_server_options(options):
     clean = {}
-    for key, value in (options or {}).items():
+    for key, given in (options or {}).items():
         if key in SERVER_OPTION_HINTS:
-            raise UpstreamError("server_options.%s is not allowed: %s" % (key, SERVER_OPTION_HINTS[key]))
+            raise UpstreamError(f"server_options.{key} is not allowed: {SERVER_OPTION_HINTS[key]}")
         if key not in SERVER_OPTION_KEYS:
             raise UpstreamError(
-                "server_options.%s is not a known server parameter; use %s" % (key, ", ".join(SERVER_OPTION_KEYS))
+                "server_options.{} is not a known server parameter; use {}".format(key, ", ".join(SERVER_OPTION_KEYS))
             )
-        if value is None:
+        if given is None:
             continue
+        value = given
         if key == "fail_timeout":
             text = str(value) if _is_int(value) else value
             if not isinstance(text, str) or not DURATION_RE.match(text):
-                raise UpstreamError("server_options.fail_timeout=%r: use a duration such as 10, 10s or 500ms" % (value,))
+                raise UpstreamError(f"server_options.fail_timeout={value!r}: use a duration such as 10, 10s or 500ms")
             clean[key] = text
         else:
-            if isinstance(value, str) and value.isdigit():
-                value = int(value)
+            value = int(given) if isinstance(given, str) and given.isdigit() else given
             if not _is_int(value) or value < 0:
-                raise UpstreamError("server_options.%s=%r: use an integer >= 0" % (key, value))
+                raise UpstreamError(f"server_options.{key}={value!r}: use an integer >= 0")
             clean[key] = value
     return clean
+
+
+def _validate_traffic(pools, active, weights):
+    if active is not None and weights is not None:
+        raise UpstreamError(
+            "active and weights are mutually exclusive: give one colour in active, or a split in weights"
+        )
+    if active is None and weights is None:
+        raise UpstreamError("give either active (one colour) or weights (a split between colours)")
+    if active is None:
+        return validate_weights(weights, pools)
+    validate_name(active, "active")
+    if active not in pools:
+        raise UpstreamError("active={!r} is not a colour in pools ({})".format(active, ", ".join(sorted(pools))))
+    return None
+
+
+def _validate_balance(balance, hash_key, idle_backup):
+    if balance not in BALANCE_METHODS:
+        raise UpstreamError("balance={!r}: use one of {}".format(balance, ", ".join(BALANCE_METHODS)))
+    if balance == "hash":
+        if not hash_key or not HASH_KEY_RE.match(hash_key):
+            raise UpstreamError(
+                "balance=hash needs hash_key, an nginx key such as $remote_addr or $cookie_session "
+                "(characters A-Z a-z 0-9 _ $ . : / -)"
+            )
+    elif hash_key:
+        raise UpstreamError("hash_key is only used with balance=hash")
+    if idle_backup and balance in BALANCE_WITHOUT_BACKUP:
+        raise UpstreamError(
+            "idle_backup cannot be used with balance={}: nginx does not allow backup servers with {}".format(
+                balance, ", ".join(BALANCE_WITHOUT_BACKUP)
+            )
+        )
+
+
+def _validate_preview(preview, preview_colour, pools, active, weights):
+    if preview_colour is None:
+        return derive_preview_colour(pools, active, weights) if preview else None
+    validate_name(preview_colour, "preview_colour")
+    if preview_colour not in pools:
+        raise UpstreamError(f"preview_colour={preview_colour!r} is not a colour in pools")
+    if not preview:
+        raise UpstreamError("preview_colour is only used with preview=true")
+    if active is not None and preview_colour == active:
+        raise UpstreamError(f"preview_colour={preview_colour!r} is the active colour: preview points at an idle colour")
+    return preview_colour
 
 
 def build_spec(params):
@@ -199,69 +246,26 @@ def build_spec(params):
     name = validate_name(params.get("name"), "name")
     pools = validate_pools(params.get("pools"))
     active = params.get("active")
-    weights = params.get("weights")
-    if active is not None and weights is not None:
-        raise UpstreamError("active and weights are mutually exclusive: give one colour in active, or a split in weights")
-    if active is None and weights is None:
-        raise UpstreamError("give either active (one colour) or weights (a split between colours)")
-    if active is not None:
-        validate_name(active, "active")
-        if active not in pools:
-            raise UpstreamError("active=%r is not a colour in pools (%s)" % (active, ", ".join(sorted(pools))))
-    else:
-        weights = validate_weights(weights, pools)
-
+    weights = _validate_traffic(pools, active, params.get("weights"))
     balance = params.get("balance") or "round_robin"
-    if balance not in BALANCE_METHODS:
-        raise UpstreamError("balance=%r: use one of %s" % (balance, ", ".join(BALANCE_METHODS)))
-    hash_key = params.get("hash_key")
-    if balance == "hash":
-        if not hash_key or not HASH_KEY_RE.match(hash_key):
-            raise UpstreamError(
-                "balance=hash needs hash_key, an nginx key such as $remote_addr or $cookie_session "
-                "(characters A-Z a-z 0-9 _ $ . : / -)"
-            )
-    elif hash_key:
-        raise UpstreamError("hash_key is only used with balance=hash")
-
     idle_backup = bool(params.get("idle_backup"))
-    if idle_backup and balance in BALANCE_WITHOUT_BACKUP:
-        raise UpstreamError(
-            "idle_backup cannot be used with balance=%s: nginx does not allow backup servers with %s"
-            % (balance, ", ".join(BALANCE_WITHOUT_BACKUP))
-        )
-
-    keepalive = params.get("keepalive", 0)
-    if keepalive is None:
-        keepalive = 0
+    _validate_balance(balance, params.get("hash_key"), idle_backup)
+    keepalive = params.get("keepalive") or 0
     if not _is_int(keepalive) or keepalive < 0:
-        raise UpstreamError("keepalive=%r: use an integer >= 0 (0 = no upstream keepalive)" % (keepalive,))
-
+        raise UpstreamError(f"keepalive={keepalive!r}: use an integer >= 0 (0 = no upstream keepalive)")
     preview = bool(params.get("preview"))
-    preview_colour = params.get("preview_colour")
-    if preview_colour is not None:
-        validate_name(preview_colour, "preview_colour")
-        if preview_colour not in pools:
-            raise UpstreamError("preview_colour=%r is not a colour in pools" % (preview_colour,))
-        if not preview:
-            raise UpstreamError("preview_colour is only used with preview=true")
-        if active is not None and preview_colour == active:
-            raise UpstreamError("preview_colour=%r is the active colour: preview points at an idle colour" % preview_colour)
-    elif preview:
-        preview_colour = derive_preview_colour(pools, active, weights)
-
     return {
         "name": name,
         "pools": pools,
         "active": active,
         "weights": weights,
         "balance": balance,
-        "hash_key": hash_key if balance == "hash" else None,
+        "hash_key": params.get("hash_key") if balance == "hash" else None,
         "idle_backup": idle_backup,
         "keepalive": keepalive,
         "server_options": validate_server_options(params.get("server_options")),
         "preview": preview,
-        "preview_colour": preview_colour if preview else None,
+        "preview_colour": _validate_preview(preview, params.get("preview_colour"), pools, active, weights),
     }
 
 
@@ -272,7 +276,7 @@ def derive_preview_colour(pools, active, weights):
         if len(idle) == 1:
             return idle[0]
         raise UpstreamError(
-            "preview=true with %d idle colours (%s): set preview_colour" % (len(idle), ", ".join(sorted(idle)))
+            f"preview=true with {len(idle)} idle colours ({', '.join(sorted(idle))}): set preview_colour"
         )
     lowest = min(weights.values())
     candidates = [colour for colour, weight in weights.items() if weight == lowest]
@@ -319,26 +323,26 @@ def live_servers(spec):
 def _server_line(server, weight, backup, options):
     parts = ["server", server]
     if weight is not None and weight != 1:
-        parts.append("weight=%d" % weight)
+        parts.append(f"weight={weight}")
     for key in SERVER_OPTION_KEYS:
         if key in options:
-            parts.append("%s=%s" % (key, options[key]))
+            parts.append(f"{key}={options[key]}")
     if backup:
         parts.append("backup")
-    return "    %s;\n" % " ".join(parts)
+    return "    {};\n".format(" ".join(parts))
 
 
 def _upstream_block(name, rows, spec):
-    lines = ["upstream %s {\n" % name]
+    lines = [f"upstream {name} {{\n"]
     balance = spec["balance"]
     # Balancing directives must come before keepalive.
     if balance == "hash":
-        lines.append("    hash %s;\n" % spec["hash_key"])
+        lines.append("    hash {};\n".format(spec["hash_key"]))
     elif balance != "round_robin":
-        lines.append("    %s;\n" % balance)
+        lines.append(f"    {balance};\n")
     lines.extend(_server_line(server, weight, backup, spec["server_options"]) for server, weight, backup in rows)
     if spec["keepalive"]:
-        lines.append("    keepalive %d;\n" % spec["keepalive"])
+        lines.append(f"    keepalive {spec['keepalive']};\n")
     lines.append("}\n")
     return "".join(lines)
 
@@ -357,7 +361,8 @@ SETTINGS_KEYS = ("name", "pools", "active", "weights", "balance", "hash_key", "i
 
 
 def render_file(spec, metadata):
-    return HEADER + METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n" + render_body(spec)
+    line = METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n"
+    return HEADER + line + render_body(spec)
 
 
 def traffic_of(spec):
@@ -438,7 +443,9 @@ def describe(text, path):
         "keepalive": metadata.get("keepalive"),
         "server_options": metadata.get("server_options"),
         "preview": metadata.get("preview_colour") if metadata.get("preview") else None,
-        "preview_upstream": preview_name(metadata["name"]) if metadata.get("preview") and metadata.get("name") else None,
+        "preview_upstream": (
+            preview_name(metadata["name"]) if metadata.get("preview") and metadata.get("name") else None
+        ),
         "previous_active": metadata.get("previous_active"),
         "previous_weights": metadata.get("previous_weights"),
         "switched_at": metadata.get("switched_at"),
@@ -457,10 +464,10 @@ def _now_iso():
 
 
 def _ms(start):
-    return int(round((time.monotonic() - start) * 1000))
+    return round((time.monotonic() - start) * 1000)
 
 
-class SwitchFailed(Exception):
+class SwitchError(Exception):
     """The change was refused or undone; the file on disk is what it was before."""
 
     def __init__(self, message, nginx_errors=None, **result):
@@ -473,9 +480,9 @@ def _include_hint(path, dump):
     files = included_files(dump)
     main = files[0] if files else "nginx.conf"
     return (
-        "%s is not included by nginx's configuration (main file %s), so a switch would change nothing: "
-        "add 'include %s/*.conf;' (or 'include %s;') inside the http { } block of %s, or set path to a file "
-        "that an existing include loads" % (path, main, os.path.dirname(path), path, main)
+        f"{path} is not included by nginx's configuration (main file {main}), so a switch would change nothing: "
+        f"add 'include {os.path.dirname(path)}/*.conf;' (or 'include {path};') inside the http {{ }} block "
+        f"of {main}, or set path to a file that an existing include loads"
     )
 
 
@@ -494,7 +501,7 @@ def _summary(metadata):
 class UpstreamSwitch:
     """Apply the desired state of one managed file to one nginx instance, safely."""
 
-    def __init__(self, module, nginx, path, reload=True, reload_timeout=5.0, drain_timeout=30.0,
+    def __init__(self, module, nginx, path, *, reload=True, reload_timeout=5.0, drain_timeout=30.0,
                  backup=True, lock_timeout=60.0):
         self.module = module
         self.nginx = nginx
@@ -511,9 +518,9 @@ class UpstreamSwitch:
     def _snapshot(self):
         snapshot = FileSnapshot.take(self.path)
         if snapshot.exists and not is_managed(snapshot.text):
-            raise SwitchFailed(
-                "%s exists and was not written by switchyard.bluegreen.nginx_upstream (no metadata line); "
-                "refusing to overwrite it: move it away or choose another path" % self.path
+            raise SwitchError(
+                f"{self.path} exists and was not written by switchyard.bluegreen.nginx_upstream (no metadata line); "
+                "refusing to overwrite it: move it away or choose another path"
             )
         return snapshot
 
@@ -531,7 +538,7 @@ class UpstreamSwitch:
         """spec: from build_spec (state=present) or None (state=absent). Returns the result dict."""
         start = time.monotonic()
         if not os.path.isdir(os.path.dirname(self.path)):
-            raise SwitchFailed("the directory of path %s does not exist" % self.path)
+            raise SwitchError(f"the directory of path {self.path} does not exist")
         before = self._snapshot()
         old_metadata = split_file(before.text)[0] if before.exists else None
         new_text, metadata = self._desired(spec, before)
@@ -553,8 +560,8 @@ class UpstreamSwitch:
         try:
             lock = exclusive_lock(self.path, timeout=self.lock_timeout)
             lock.__enter__()
-        except LockTimeout as exc:
-            raise SwitchFailed("could not lock %s: %s" % (self.path, exc)) from None
+        except LockTimeoutError as exc:
+            raise SwitchError(f"could not lock {self.path}: {exc}") from None
         try:
             self.timings["lock_ms"] = _ms(lock_start)
             # Another run may have changed the file while we waited for the lock.
@@ -599,14 +606,14 @@ class UpstreamSwitch:
             if spec is not None:
                 included = {os.path.realpath(name) for name in included_files(dump)}
                 if os.path.realpath(self.path) not in included:
-                    raise SwitchFailed(_include_hint(self.path, dump))
+                    raise SwitchError(_include_hint(self.path, dump))
             old_workers = set()
             if self.reload:
                 master, pid_file = self.nginx.master_pid(dump)
                 if master is None:
-                    raise SwitchFailed(
-                        "nginx is not running (no live nginx master for pid file %s); the module does not start it: "
-                        "start nginx, or use reload=false to only write and test the file" % pid_file
+                    raise SwitchError(
+                        f"nginx is not running (no live nginx master for pid file {pid_file}); the module does not "
+                        "start it: start nginx, or use reload=false to only write and test the file"
                     )
                 old_workers = read_children(master)
                 reload_start = time.monotonic()
@@ -615,21 +622,22 @@ class UpstreamSwitch:
                 new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
                 self.timings["reload_ms"] = _ms(reload_start)
                 if not new_workers:
-                    raise SwitchFailed(
-                        "nginx did not apply the new configuration: no new worker generation appeared within %s s "
-                        "after the reload (nginx kept the old configuration; see its error log)" % self.reload_timeout
+                    raise SwitchError(
+                        "nginx did not apply the new configuration: no new worker generation appeared"
+                        f" within {self.reload_timeout} s after the reload (nginx kept the old configuration;"
+                        " see its error log)"
                     )
                 result["reloaded"] = True
         except NginxError as exc:
             self._undo(before, reload_sent)
-            raise SwitchFailed(
-                "%s; %s was restored and nginx keeps serving the previous configuration: %s"
-                % (exc, self.path, " | ".join(exc.lines)),
+            raise SwitchError(
+                f"{exc}; {self.path} was restored and nginx keeps serving the previous configuration: "
+                + " | ".join(exc.lines),
                 nginx_errors=exc.lines,
             ) from None
-        except SwitchFailed as exc:
+        except SwitchError as exc:
             self._undo(before, reload_sent)
-            raise SwitchFailed("%s (%s was restored, nothing changed)" % (exc, self.path)) from None
+            raise SwitchError(f"{exc} ({self.path} was restored, nothing changed)") from None
         except Exception:
             self._undo(before, reload_sent)
             raise
@@ -644,7 +652,7 @@ class UpstreamSwitch:
             try:
                 self.nginx.reload()
             except NginxError as exc:
-                self.warnings.append("reload after restoring %s failed: %s" % (self.path, " | ".join(exc.lines)))
+                self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
 
     def _drain(self, old_workers, result):
         drain_start = time.monotonic()
@@ -654,7 +662,6 @@ class UpstreamSwitch:
         result["drained"] = not alive
         if alive and self.drain_timeout:
             self.warnings.append(
-                "%d old nginx worker(s) (pids %s) were still running after drain_timeout=%s s; they finish "
-                "their open requests and exit on their own" % (len(alive), ", ".join(map(str, sorted(alive))),
-                                                                  self.drain_timeout)
+                f"{len(alive)} old nginx worker(s) (pids {', '.join(map(str, sorted(alive)))}) were still running "
+                f"after drain_timeout={self.drain_timeout} s; they finish their open requests and exit on their own"
             )

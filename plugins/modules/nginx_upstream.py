@@ -298,13 +298,13 @@ nginx_errors:
   elements: str
 """
 
-import os
+import os  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
-    SwitchFailed,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (  # noqa: E402
+    SwitchError,
     UpstreamError,
     UpstreamSwitch,
     build_spec,
@@ -350,9 +350,9 @@ def main():
     params = module.params
     for option in ("reload_timeout", "drain_timeout", "lock_timeout"):
         if params[option] < 0:
-            module.fail_json(msg="%s=%s: use a number of seconds >= 0" % (option, params[option]))
+            module.fail_json(msg=f"{option}={params[option]}: use a number of seconds >= 0")
     if params["reload_command"] is not None and not params["reload_command"]:
-        module.fail_json(msg="reload_command must not be empty: give an argument list such as [systemctl, reload, nginx]")
+        module.fail_json(msg="reload_command must not be empty: give an argument list like [systemctl, reload, nginx]")
     try:
         if params["state"] == "present":
             spec = build_spec(params)
@@ -374,7 +374,7 @@ def main():
     )
     try:
         result = switch.run(spec)
-    except SwitchFailed as exc:
+    except SwitchError as exc:
         module.fail_json(msg=str(exc), nginx_errors=exc.nginx_errors, path=path, warnings=switch.warnings or None)
     for warning in switch.warnings:
         module.warn(warning)

@@ -132,12 +132,12 @@ upstreams:
       type: bool
 """
 
-import glob
-import os
+import glob  # noqa: E402
+import os  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (  # noqa: E402
     UpstreamError,
     default_path,
     describe,
@@ -150,7 +150,7 @@ def _read(module, path):
         with open(path, "rb") as handle:
             return handle.read().decode("utf-8", errors="replace")
     except OSError as exc:
-        module.fail_json(msg="cannot read %s: %s" % (path, exc))
+        module.fail_json(msg=f"cannot read {path}: {exc}")
 
 
 def main():
@@ -173,14 +173,14 @@ def main():
                 module.fail_json(msg=str(exc))
         path = params["path"] or default_path(params["name"], params["conf_dir"])
         if not os.path.exists(path):
-            module.fail_json(msg="%s does not exist: no managed upstream there" % path)
+            module.fail_json(msg=f"{path} does not exist: no managed upstream there")
         info = describe(_read(module, path), path)
         if info is None:
-            module.fail_json(msg="%s is not managed by switchyard.bluegreen.nginx_upstream (no metadata line)" % path)
+            module.fail_json(msg=f"{path} is not managed by switchyard.bluegreen.nginx_upstream (no metadata line)")
         upstreams[info["name"]] = info
     else:
         if not os.path.isdir(params["conf_dir"]):
-            module.fail_json(msg="conf_dir %s is not a directory" % params["conf_dir"])
+            module.fail_json(msg="conf_dir {} is not a directory".format(params["conf_dir"]))
         for path in sorted(glob.glob(os.path.join(params["conf_dir"], "*.conf"))):
             info = describe(_read(module, path), path)
             if info is not None:
