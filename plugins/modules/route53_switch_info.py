@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: route53_switch_info
+short_description: Report which colour a Route53 blue/green record points at
+version_added: 0.1.0
+description:
+  - Reads the record sets of one Route53 record (type V(A), V(AAAA) or V(CNAME)) and reports its routing, the
+    weight of each colour and the active colour, the way M(switchyard.bluegreen.route53_switch) sees them.
+    Never changes anything.
+  - For weighted records the colours are the C(SetIdentifier)s. For a simple record, give O(targets) to learn
+    which colour it points at.
+  - A shape M(switchyard.bluegreen.route53_switch) would refuse is reported with RV(managed=false) and
+    RV(problem) instead of failing.
+  - Needs C(route53:ListHostedZonesByName) (or C(route53:GetHostedZone)) and C(route53:ListResourceRecordSets).
+author:
+  - Switchyard maintainers
+extends_documentation_fragment:
+  - switchyard.bluegreen.attributes
+  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.info_module
+  - switchyard.bluegreen.aws
+options:
+  zone:
+    description:
+      - Name of the hosted zone that holds O(record). Mutually exclusive with O(hosted_zone_id); one is required.
+    type: str
+  hosted_zone_id:
+    description:
+      - Id of the hosted zone, with or without the C(/hostedzone/) prefix.
+    type: str
+  private_zone:
+    description:
+      - Look O(zone) up among private hosted zones. Ignored with O(hosted_zone_id).
+    type: bool
+    default: false
+  record:
+    description:
+      - Fully qualified name of the record.
+    type: str
+    required: true
+  type:
+    description:
+      - Record type.
+    type: str
+    required: true
+    choices: [A, AAAA, CNAME]
+  targets:
+    description:
+      - Colour to target, as for M(switchyard.bluegreen.route53_switch). Only used to tell which colour a
+        simple record points at (and to flag weighted sets whose C(SetIdentifier) is not one of them).
+    type: dict
+seealso:
+  - module: switchyard.bluegreen.route53_switch
+"""
+
+EXAMPLES = r"""
+- name: Which colour is live?
+  switchyard.bluegreen.route53_switch_info:
+    zone: example.com
+    record: api.example.com
+    type: A
+  register: dns
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ dns.active }} is live, weights {{ dns.weights }}"
+
+- name: A simple record needs the targets to name the colour
+  switchyard.bluegreen.route53_switch_info:
+    zone: example.com
+    record: app.example.com
+    type: CNAME
+    targets:
+      blue: {values: ["app-blue.example.com"]}
+      green: {values: ["app-green.example.com"]}
+"""
+
+RETURN = r"""
+routing:
+  description: V(weighted), V(simple), V(absent) (no record set of that name and type) or V(unmanaged).
+  returned: success
+  type: str
+  sample: weighted
+managed:
+  description: Whether route53_switch can manage the record in its current shape.
+  returned: success
+  type: bool
+  sample: true
+problem:
+  description: Why the record is not manageable; V(null) when it is.
+  returned: success
+  type: str
+  sample: null
+active:
+  description: The colour that takes all traffic; V(null) when weights split traffic, the record is absent, or a
+    simple record matches none of O(targets).
+  returned: success
+  type: str
+  sample: green
+weights:
+  description: Route53 weight per colour (C(SetIdentifier)) for weighted records; V(null) otherwise.
+  returned: success
+  type: dict
+  sample: {blue: 0, green: 100}
+colours:
+  description: Colours present in the record (weighted), or the active one (simple).
+  returned: success
+  type: list
+  elements: str
+  sample: [blue, green]
+record_sets:
+  description: The record sets of this name and type, normalised to snake_case.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: api.example.com., type: A, set_identifier: green, weight: 100, ttl: 60, values: ["203.0.113.20"],
+            alias: null, health_check_id: null}]
+zone:
+  description: The hosted zone (C(id), C(name), C(private)).
+  returned: success
+  type: dict
+  sample: {id: Z0123456789ABCDEFGHIJ, name: example.com., private: false}
+record:
+  description: The record's name with trailing dot.
+  returned: success
+  type: str
+  sample: api.example.com.
+type:
+  description: Record type.
+  returned: success
+  type: str
+  sample: A
+api_calls:
+  description: Route53 API calls made (C(total), C(http_requests), C(by_operation)).
+  returned: always
+  type: dict
+  sample: {total: 2, http_requests: 2, by_operation: {ListHostedZonesByName: 1, ListResourceRecordSets: 1}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (
+    AWS_REQUIRED_TOGETHER,
+    ApiCallCounter,
+    AwsError,
+    BotoCoreError,
+    ClientError,
+    aws_argument_spec,
+    client_from_params,
+    describe_error,
+    require_boto3,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import SwitchError, info
+
+
+def main():
+    argument_spec = {
+        "zone": {"type": "str"},
+        "hosted_zone_id": {"type": "str"},
+        "private_zone": {"type": "bool", "default": False},
+        "record": {"type": "str", "required": True},
+        "type": {"type": "str", "required": True, "choices": ["A", "AAAA", "CNAME"]},
+        "targets": {"type": "dict"},
+    }
+    argument_spec.update(aws_argument_spec())
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[["zone", "hosted_zone_id"]],
+        required_one_of=[["zone", "hosted_zone_id"]],
+        required_together=AWS_REQUIRED_TOGETHER,
+        supports_check_mode=True,
+    )
+    require_boto3(module)
+    counter = ApiCallCounter()
+    try:
+        client = client_from_params("route53", module.params)
+        counter.attach(client)
+        result = info(client, module.params)
+    except SwitchError as exc:
+        module.fail_json(msg=exc.msg, api_calls=counter.summary())
+    except AwsError as exc:
+        module.fail_json(msg=str(exc), api_calls=counter.summary())
+    except (BotoCoreError, ClientError) as exc:
+        module.fail_json(msg=describe_error(exc), api_calls=counter.summary())
+    result["api_calls"] = counter.summary()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
