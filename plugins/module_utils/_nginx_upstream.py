@@ -42,15 +42,15 @@ HEADER = "# Managed by switchyard.bluegreen.nginx_upstream. Manual edits are ove
 DEFAULT_CONF_DIR = "/etc/nginx/conf.d"
 FILE_PREFIX = "bluegreen_"
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}\Z")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)" + _LABEL + r"(?:\." + _LABEL + r")*$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}\Z)" + _LABEL + r"(?:\." + _LABEL + r")*\Z")
 # Characters that could end a directive, open/close a block, quote, start a comment or
-# reference a variable in nginx syntax.
+# reference a variable in nginx syntax. Patterns end in \Z: "$" would also match before a final newline.
 UNSAFE_CHARS_RE = re.compile(r"[;{}'\"$#\\\s]|[^\x21-\x7e]")
-UNIX_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@+=,:-]+$")
-DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|M|y)?)+$")
-HASH_KEY_RE = re.compile(r"^[A-Za-z0-9_$.:/-]{1,128}$")
+UNIX_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@+=,:-]+\Z")
+DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|M|y)?)+\Z")
+HASH_KEY_RE = re.compile(r"^[A-Za-z0-9_$.:/-]{1,128}\Z")
 
 WEIGHT_MAX = 1000
 BALANCE_METHODS = ("round_robin", "least_conn", "ip_hash", "hash", "random")
@@ -102,7 +102,7 @@ def validate_server(value, colour):
             raise UpstreamError(f"{where}: server {value!r}: write a unix socket as unix:/absolute/path")
         return value
     if value.startswith("["):
-        match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$", value)
+        match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})\Z", value)
         if not match:
             raise UpstreamError(f"{where}: server {value!r}: write an IPv6 server as [address]:port")
         try:

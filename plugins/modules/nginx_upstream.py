@@ -14,7 +14,7 @@ description:
     active colour's servers, or splits traffic between colours by O(weights).
   - Optionally also manages the upstream C(<name>_preview), which points at the idle colour so it can be
     tested through nginx before the switch.
-  - The change is safe: the module takes a lock next to the file (concurrent runs serialise), writes the
+  - The change is safe. The module takes a lock next to the file (concurrent runs serialise), writes the
     candidate atomically, runs C(nginx -T) (test and include check), reloads nginx and confirms that a new
     worker generation appeared. On any failure the previous file is restored byte for byte and the task fails
     with nginx's own error lines, so traffic stays on the colour that was live.

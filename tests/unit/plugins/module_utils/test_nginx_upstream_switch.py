@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The safe-swap sequence of UpstreamSwitch with a stand-in nginx (no nginx needed).
+
+The stand-in's "master" is this test process: a reload starts a child process, which
+is what a new nginx worker generation looks like in /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import NginxError
+
+POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
+
+
+class SwitchModule:
+    """The two AnsibleModule features the switch uses: check_mode and atomic_move."""
+
+    def __init__(self, check_mode=False):
+        self.check_mode = check_mode
+
+    def atomic_move(self, src, dest, unsafe_writes=False):
+        if os.path.exists(dest):
+            info = os.stat(dest)
+            os.chmod(src, info.st_mode & 0o7777)
+        os.rename(src, dest)
+
+
+class FakeNginx:
+    def __init__(self, path, *, running=True, included=True, errors=None, spawn_on_reload=True):
+        self.path = path
+        self.running = running
+        self.included = included
+        self.errors = errors
+        self.spawn_on_reload = spawn_on_reload
+        self.calls = []
+        self.children = []
+        self.seen_on_dump = []
+
+    def dump(self):
+        self.calls.append("dump")
+        self.seen_on_dump.append(open(self.path).read() if os.path.exists(self.path) else None)
+        if self.errors:
+            raise NginxError("nginx -t failed", self.errors)
+        files = ["/etc/nginx/nginx.conf"] + ([self.path] if self.included else [])
+        return "".join(f"# configuration file {name}:\n" for name in files)
+
+    def master_pid(self, dump):
+        return (os.getpid() if self.running else None), "/run/nginx.pid"
+
+    def reload(self):
+        self.calls.append("reload")
+        if self.spawn_on_reload:
+            self.children.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"]))
+
+    def cleanup(self):
+        for child in self.children:
+            child.kill()
+            child.wait()
+
+
+@pytest.fixture
+def target(tmp_path):
+    return str(tmp_path / "bluegreen_shop.conf")
+
+
+def desired(active="green", **extra):
+    return up.build_spec(dict({"name": "shop", "pools": POOLS, "active": active}, **extra))
+
+
+def write_initial(target, active="blue"):
+    spec = desired(active)
+    text = up.render_file(spec, up.next_metadata(spec, None, "t0"))
+    with open(target, "w") as handle:
+        handle.write(text)
+    os.chmod(target, 0o640)
+    return text
+
+
+def run(target, nginx, spec, check_mode=False, **options):
+    switch = up.UpstreamSwitch(SwitchModule(check_mode), nginx, target,
+                               **dict({"reload_timeout": 2, "drain_timeout": 0}, **options))
+    try:
+        return switch.run(spec), switch
+    finally:
+        nginx.cleanup()
+
+
+def test_switch_writes_tests_reloads_and_keeps_backup(target):
+    before = write_initial(target)
+    nginx = FakeNginx(target)
+    result, _ = run(target, nginx, desired("green"))
+    assert result["changed"] and result["reloaded"]
+    assert (result["active"], result["previous_active"]) == ("green", "blue")
+    assert nginx.calls == ["dump", "reload"]
+    # nginx -T saw the candidate, not the old file.
+    assert "server 10.0.1.1:80;" in nginx.seen_on_dump[0]
+    assert result["backup_file"] == target + ".previous"
+    assert open(target + ".previous").read() == before
+    assert (os.stat(target).st_mode & 0o777) == 0o640, "mode of the managed file is kept"
+    assert result["timings"]["validate_ms"] is not None
+    assert result["timings"]["reload_ms"] is not None
+
+
+def test_same_state_touches_nothing(target):
+    before = write_initial(target, "blue")
+    mtime = os.stat(target).st_mtime_ns
+    nginx = FakeNginx(target)
+    result, _ = run(target, nginx, desired("blue"))
+    assert not result["changed"]
+    assert nginx.calls == []
+    assert open(target).read() == before
+    assert os.stat(target).st_mtime_ns == mtime
+    assert not os.path.exists(target + ".previous")
+
+
+def test_check_mode_predicts_and_touches_nothing(target):
+    before = write_initial(target)
+    nginx = FakeNginx(target)
+    result, _ = run(target, nginx, desired("green"), check_mode=True)
+    assert result["changed"]
+    assert nginx.calls == []
+    assert open(target).read() == before
+    assert "server 10.0.1.1:80;" in result["diff"]["after"]
+    assert not os.path.exists(os.path.join(os.path.dirname(target), ".bluegreen_shop.conf.lock"))
+
+
+@pytest.mark.parametrize(("nginx_kwargs", "message"), [
+    ({"errors": ["nginx: [emerg] host not found in upstream \"x:80\""]}, "host not found"),
+    ({"included": False}, "include"),
+    ({"running": False}, "nginx is not running"),
+    ({"spawn_on_reload": False}, "did not apply the new configuration"),
+])
+def test_failures_restore_the_file_exactly(target, nginx_kwargs, message):
+    before = write_initial(target)
+    nginx = FakeNginx(target, **nginx_kwargs)
+    with pytest.raises(up.SwitchError, match=message) as failure:
+        run(target, nginx, desired("green"), reload_timeout=0.2)
+    assert open(target).read() == before
+    assert (os.stat(target).st_mode & 0o777) == 0o640
+    assert not os.path.exists(target + ".previous")
+    assert "restored" in str(failure.value)
+    if "errors" in nginx_kwargs:
+        assert failure.value.nginx_errors == nginx_kwargs["errors"]
+    if "spawn_on_reload" in nginx_kwargs:
+        # A second reload after the restore, in case nginx picks the candidate up late.
+        assert nginx.calls == ["dump", "reload", "reload"]
+
+
+def test_first_write_that_fails_leaves_no_file(target):
+    nginx = FakeNginx(target, included=False)
+    with pytest.raises(up.SwitchError, match="is not included"):
+        run(target, nginx, desired("green"))
+    assert not os.path.exists(target)
+
+
+def test_unmanaged_file_is_never_overwritten(target):
+    with open(target, "w") as handle:
+        handle.write("upstream shop { server 1.1.1.1:80; }\n")
+    with pytest.raises(up.SwitchError, match="refusing to overwrite"):
+        run(target, FakeNginx(target), desired("green"))
+    assert open(target).read() == "upstream shop { server 1.1.1.1:80; }\n"
+
+
+def test_absent_removes_and_restores_when_nginx_needs_the_file(target):
+    before = write_initial(target)
+    nginx = FakeNginx(target, errors=["nginx: [emerg] host not found in upstream \"shop\""])
+    with pytest.raises(up.SwitchError, match="host not found"):
+        run(target, nginx, None)
+    assert open(target).read() == before
+    nginx = FakeNginx(target)
+    result, _ = run(target, nginx, None)
+    assert result["changed"] and not os.path.exists(target)
+    assert result["previous_active"] == "blue"
+    assert result["backup_file"] == target + ".previous"
+    result, _ = run(target, FakeNginx(target), None)
+    assert not result["changed"]
+
+
+def test_reload_false_only_writes_and_tests(target):
+    write_initial(target)
+    nginx = FakeNginx(target, running=False)
+    result, _ = run(target, nginx, desired("green"), reload=False)
+    assert result["changed"] and not result["reloaded"]
+    assert nginx.calls == ["dump"]
