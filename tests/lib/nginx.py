@@ -155,8 +155,8 @@ class LoopbackNginx:
     def colour_counts(self, upstream: str, count: int = 20) -> dict[str, int]:
         """Send `count` requests and tally which colour answered (by X-App-Color)."""
         tally: dict[str, int] = {}
-        for _ in range(count):
-            status, headers, _ = self.get(upstream)
+        for _request in range(count):
+            status, headers, _body = self.get(upstream)
             key = headers.get("X-App-Color", f"status-{status}")
             tally[key] = tally.get(key, 0) + 1
         return tally
