@@ -16,13 +16,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help system-deps venv collection images setup test demo demo-down bench bench-quick \
-        lint sanity unit integration molecule build clean
+        lint sanity unit integration faults molecule build clean
 
 help:
 	@echo "make demo       full blue-green cycle in a local podman sandbox"
 	@echo "make demo-down  remove the demo sandbox"
 	@echo "make test       every test layer; ends with 'N passed, N failed'"
 	@echo "make bench      zero-downtime benchmark (writes docs/benchmarks.md)"
+	@echo "make faults     fault-injection suite at full counts (docs/reliability.md)"
 	@echo "make lint | sanity | unit | integration | molecule | build"
 
 system-deps:
@@ -71,6 +72,10 @@ unit: venv collection
 
 integration: venv collection
 	$(VENV)/bin/python scripts/test.py integration
+
+# The fault-injection suite at full counts (make test runs it at reduced counts).
+faults: venv collection
+	SWITCHYARD_FAULT_FULL=1 $(VENV)/bin/python scripts/test.py faults
 
 molecule: setup
 	$(VENV)/bin/python scripts/test.py molecule

@@ -1,7 +1,8 @@
 """Run every test layer of the collection and print one closing summary line.
 
 Layers: ruff, ansible-lint (production profile), ansible-test sanity, pytest unit,
-pytest integration, the collection build/install check, and each Molecule scenario.
+pytest integration, the fault-injection suite, the collection build/install check,
+and each Molecule scenario.
 Every layer runs even when an earlier one failed, so one run shows everything that
 is wrong. Tests are counted from pytest's JUnit XML where a layer runs pytest
 (Molecule's testinfra verifiers included); a layer that runs no pytest counts as
@@ -112,6 +113,11 @@ def layer_integration() -> LayerResult:
     return pytest_layer("integration", ["tests/integration"])
 
 
+def layer_faults() -> LayerResult:
+    """Fault injection against real nginx/moto; reduced counts here, full counts with `make faults`."""
+    return pytest_layer("faults", ["tests/faults"])
+
+
 def layer_galaxy() -> LayerResult:
     """Build the collection tarball, install it into a temporary path, list its docs."""
     start = time.monotonic()
@@ -175,6 +181,7 @@ LAYERS = {
     "sanity": layer_sanity,
     "unit": layer_unit,
     "integration": layer_integration,
+    "faults": layer_faults,
     "galaxy": layer_galaxy,
     "molecule": None,  # expands to one layer per scenario
 }
