@@ -438,7 +438,7 @@ def classify(spec: Spec, sets_at_name: list, strict: bool = True) -> State:
     if weighted and simple and not problem:
         problem = (f"{spec.record} {spec.type} has both a simple and weighted record sets, which Route53 itself does "
                    "not allow; delete one kind first")
-    if strict and not problem and spec.targets:
+    if not problem and spec.targets:
         strangers = [s["SetIdentifier"] for s in weighted if s["SetIdentifier"] not in spec.targets]
         if strangers:
             problem = (f"{spec.record} {spec.type} has weighted record sets with SetIdentifier "

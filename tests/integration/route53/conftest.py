@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A local moto_server for the Route53 integration tests (boto3 over real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.lib.ports import LOOPBACK, free_port, wait_for_port
+
+DUMMY_KEY = "testing-key-id"
+DUMMY_SECRET = "testing-secret-value"
+
+
+def moto_server_binary() -> Path:
+    return Path(sys.executable).parent / "moto_server"
+
+
+class MotoServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = moto_server_binary()
+        if not binary.exists():
+            pytest.skip(f"{binary} not installed (pip package moto[server])")
+        self.proc = subprocess.Popen(
+            [str(binary), "-H", LOOPBACK, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["status"] == "ok"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Route53Env:
+    """A clean emulator for one test, a boto3 client on it, and the module's connection options."""
+
+    def __init__(self, server: MotoServer) -> None:
+        import boto3  # noqa: PLC0415 - only where moto runs
+
+        self.server = server
+        self.client = boto3.client("route53", endpoint_url=server.url, region_name="us-east-1",
+                                   aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET)
+        self.conn = {"endpoint_url": server.url, "access_key": DUMMY_KEY, "secret_key": DUMMY_SECRET}
+
+    def zone(self, name: str = "example.com", private: bool = False) -> str:
+        kwargs = {"Name": name, "CallerReference": f"{name}-{private}-{len(self.client.list_hosted_zones()['HostedZones'])}"}
+        if private:
+            kwargs["HostedZoneConfig"] = {"PrivateZone": True}
+            kwargs["VPC"] = {"VPCRegion": "us-east-1", "VPCId": "vpc-0123456789"}
+        return self.client.create_hosted_zone(**kwargs)["HostedZone"]["Id"].split("/")[-1]
+
+    def put(self, zone_id: str, *rrsets: dict, action: str = "UPSERT") -> None:
+        self.client.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in rrsets]})
+
+    def sets(self, zone_id: str, name: str, rtype: str | None = None) -> list:
+        found = self.client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        return sorted((r for r in found if r["Name"].rstrip(".") == name.rstrip(".")
+                       and (rtype is None or r["Type"] == rtype)),
+                      key=lambda r: (r["Type"], r.get("SetIdentifier") or ""))
+
+
+@pytest.fixture
+def r53(moto_server):
+    moto_server.reset()
+    return Route53Env(moto_server)
