@@ -253,7 +253,8 @@ def _positive(params, key):
         number = float(value)
     except (TypeError, ValueError):
         raise HttpCheckError(f"{key}: must be a number greater than 0, got {value!r}") from None
-    if not number > 0 or math.isinf(number):
+    # NaN compares false with everything, so test for the good range, not the bad one.
+    if not 0 < number < math.inf:
         raise HttpCheckError(f"{key}: must be a number greater than 0, got {value}")
     return number
 

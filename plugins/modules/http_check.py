@@ -23,9 +23,9 @@ description:
   - Runs with the Python standard library and ansible-core only; nothing to install on the managed host.
   - The module only reads. It never reports a change, and it sends its requests in check mode too.
   - "Time is bounded: the whole task takes at most about O(ready_timeout) + ceil(O(requests) / O(concurrency)) *
-    (O(timeout) + O(interval_ms)) + 1 second. Requests still without an answer at that point count as timeouts."
+    (O(timeout) + O(interval_ms) / 1000) + 1 second. Requests still without an answer at that point count as timeouts."
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
@@ -109,8 +109,8 @@ options:
     type: str
   expect_headers:
     description:
-      - Response headers that must be present with these values, for example C({X-App-Version: 2.4.1}).
-        Header names are case-insensitive.
+      - "Response headers that must be present with these values, for example C({X-App-Version: 2.4.1}).
+        Header names are case-insensitive."
       - Compared as set by O(header_match). A missing or different header is a C(header) failure.
     type: dict
     default: {}
@@ -133,7 +133,7 @@ options:
       - Fail unless at least O(expect_header_share.min) of the HTTP answers carry O(count_header) with the value
         O(expect_header_share.value). Requires O(count_header).
       - The share is taken over answers, not requests; requests without an answer are judged by O(max_error_rate).
-      - Use it after a switch, for example C({value: green, min: 0.95}).
+      - "Use it after a switch, for example C({value: green, min: 0.95})."
     type: dict
     suboptions:
       value:
