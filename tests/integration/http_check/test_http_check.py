@@ -210,26 +210,6 @@ def test_check_mode_sends_requests_and_never_changes(run_module, backend):
     assert blue.requests == 5
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ({"url": "http://127.0.0.1:1/", "requests": 0}, "requests: must be from 1"),
-        ({"url": "http://127.0.0.1:1/", "concurrency": 0}, "concurrency: must be from 1"),
-        ({"url": "http://127.0.0.1:1/", "max_error_rate": 2}, "max_error_rate: a fraction from 0 to 1"),
-        ({"url": "http://127.0.0.1:1/", "expect_body": "[unclosed"}, "expect_body: '[unclosed' is not a valid"),
-        ({"url": "127.0.0.1:8080/healthz"}, "is not an http:// or https:// URL"),
-        ({"url": "http://127.0.0.1:1/", "urls": ["http://127.0.0.1:2/"]}, "mutually exclusive"),
-        ({}, "one of the following is required: url, urls"),
-        ({"url": "http://127.0.0.1:1/", "expect_header_share": {"value": "green", "min": 0.9}}, "count_header"),
-    ],
-)
-def test_bad_input_fails_clearly_before_any_request(run_module, args, message):
-    result = run_module("http_check", args)
-    assert result.failed
-    assert message in result["msg"]
-    assert "failures" not in result  # rejected before any request was sent
-
-
 # --- through a real nginx ----------------------------------------------------------------
 @pytest.fixture
 def nginx(tmp_path):
