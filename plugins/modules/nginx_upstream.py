@@ -22,7 +22,7 @@ description:
     and when and from what the last switch happened; M(switchyard.bluegreen.nginx_upstream_info) reads it.
   - The module never starts nginx; it fails when nginx is not running and O(reload=true).
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
@@ -326,7 +326,7 @@ def main():
             "keepalive": {"type": "int", "default": 0},
             "balance": {"type": "str", "default": "round_robin",
                         "choices": ["round_robin", "least_conn", "ip_hash", "hash", "random"]},
-            "hash_key": {"type": "str"},
+            "hash_key": {"type": "str", "no_log": False},
             "idle_backup": {"type": "bool", "default": False},
             "server_options": {"type": "dict", "options": {
                 "max_fails": {"type": "int"},
@@ -375,7 +375,9 @@ def main():
     try:
         result = switch.run(spec)
     except SwitchError as exc:
-        module.fail_json(msg=str(exc), nginx_errors=exc.nginx_errors, path=path, warnings=switch.warnings or None)
+        for warning in switch.warnings:
+            module.warn(warning)
+        module.fail_json(msg=str(exc), nginx_errors=exc.nginx_errors, path=path)
     for warning in switch.warnings:
         module.warn(warning)
     if not module._diff:

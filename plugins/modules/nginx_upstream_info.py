@@ -18,7 +18,7 @@ description:
   - Give O(path) for one file, O(name) for one application in O(conf_dir), or neither to list every managed
     file in O(conf_dir).
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup

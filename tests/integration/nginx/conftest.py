@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import execute_module
@@ -26,6 +28,16 @@ def backends():
 
 def pools_of(backends) -> dict:
     return {colour: [backend.address] for colour, backend in backends.items()}
+
+
+def wait_for_workers(nginx: LoopbackNginx, count: int = 2, timeout: float = 10.0) -> None:
+    """The start command returns before the master has forked its workers: wait for all of them,
+    so that "same worker pids" comparisons in tests mean "no reload happened"."""
+    deadline = time.monotonic() + timeout
+    while len(nginx.worker_pids()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nginx has {len(nginx.worker_pids())} workers after {timeout}s, expected {count}")
+        time.sleep(0.01)
 
 
 class Lab:
@@ -63,8 +75,9 @@ def lab(tmp_path, backends):
     first = lab.switch(active="blue", preview=True, reload=False)
     assert not first.failed, first
     nginx.start()
+    wait_for_workers(nginx)
     yield lab
     nginx.stop()
 
 
-__all__ = ["NGINX", "UPSTREAM", "Lab", "pools_of"]
+__all__ = ["NGINX", "UPSTREAM", "Lab", "pools_of", "wait_for_workers"]

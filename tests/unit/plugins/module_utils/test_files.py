@@ -114,9 +114,9 @@ def test_lock_serialises_holders(tmp_path):
 
 def test_lock_times_out(tmp_path):
     target = str(tmp_path / "a.conf")
-    with _files.exclusive_lock(target), pytest.raises(_files.LockTimeoutError, match="another run still holds"):
-        with _files.exclusive_lock(target, timeout=0.1):
-            pass
+    with _files.exclusive_lock(target), pytest.raises(_files.LockTimeoutError, match="another run still holds"), \
+            _files.exclusive_lock(target, timeout=0.1):
+        pass
     # Released afterwards.
     with _files.exclusive_lock(target, timeout=0.1):
         pass

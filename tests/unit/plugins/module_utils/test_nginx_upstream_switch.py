@@ -22,6 +22,11 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_proces
 POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
 
 
+def read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
 class SwitchModule:
     """The two AnsibleModule features the switch uses: check_mode and atomic_move."""
 
@@ -48,7 +53,7 @@ class FakeNginx:
 
     def dump(self):
         self.calls.append("dump")
-        self.seen_on_dump.append(open(self.path).read() if os.path.exists(self.path) else None)
+        self.seen_on_dump.append(read(self.path) if os.path.exists(self.path) else None)
         if self.errors:
             raise NginxError("nginx -t failed", self.errors)
         files = ["/etc/nginx/nginx.conf"] + ([self.path] if self.included else [])
@@ -105,7 +110,7 @@ def test_switch_writes_tests_reloads_and_keeps_backup(target):
     # nginx -T saw the candidate, not the old file.
     assert "server 10.0.1.1:80;" in nginx.seen_on_dump[0]
     assert result["backup_file"] == target + ".previous"
-    assert open(target + ".previous").read() == before
+    assert read(target + ".previous") == before
     assert (os.stat(target).st_mode & 0o777) == 0o640, "mode of the managed file is kept"
     assert result["timings"]["validate_ms"] is not None
     assert result["timings"]["reload_ms"] is not None
@@ -118,7 +123,7 @@ def test_same_state_touches_nothing(target):
     result, _ = run(target, nginx, desired("blue"))
     assert not result["changed"]
     assert nginx.calls == []
-    assert open(target).read() == before
+    assert read(target) == before
     assert os.stat(target).st_mtime_ns == mtime
     assert not os.path.exists(target + ".previous")
 
@@ -129,7 +134,7 @@ def test_check_mode_predicts_and_touches_nothing(target):
     result, _ = run(target, nginx, desired("green"), check_mode=True)
     assert result["changed"]
     assert nginx.calls == []
-    assert open(target).read() == before
+    assert read(target) == before
     assert "server 10.0.1.1:80;" in result["diff"]["after"]
     assert not os.path.exists(os.path.join(os.path.dirname(target), ".bluegreen_shop.conf.lock"))
 
@@ -145,7 +150,7 @@ def test_failures_restore_the_file_exactly(target, nginx_kwargs, message):
     nginx = FakeNginx(target, **nginx_kwargs)
     with pytest.raises(up.SwitchError, match=message) as failure:
         run(target, nginx, desired("green"), reload_timeout=0.2)
-    assert open(target).read() == before
+    assert read(target) == before
     assert (os.stat(target).st_mode & 0o777) == 0o640
     assert not os.path.exists(target + ".previous")
     assert "restored" in str(failure.value)
@@ -168,7 +173,7 @@ def test_unmanaged_file_is_never_overwritten(target):
         handle.write("upstream shop { server 1.1.1.1:80; }\n")
     with pytest.raises(up.SwitchError, match="refusing to overwrite"):
         run(target, FakeNginx(target), desired("green"))
-    assert open(target).read() == "upstream shop { server 1.1.1.1:80; }\n"
+    assert read(target) == "upstream shop { server 1.1.1.1:80; }\n"
 
 
 def test_absent_removes_and_restores_when_nginx_needs_the_file(target):
@@ -176,7 +181,7 @@ def test_absent_removes_and_restores_when_nginx_needs_the_file(target):
     nginx = FakeNginx(target, errors=["nginx: [emerg] host not found in upstream \"shop\""])
     with pytest.raises(up.SwitchError, match="host not found"):
         run(target, nginx, None)
-    assert open(target).read() == before
+    assert read(target) == before
     nginx = FakeNginx(target)
     result, _ = run(target, nginx, None)
     assert result["changed"] and not os.path.exists(target)
