@@ -109,20 +109,24 @@ def botocore_config(retry_mode: str = DEFAULT_RETRY_MODE, max_attempts: int = DE
     `adaptive` additionally rate-limits the client after throttling answers.
     """
     return Config(
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         user_agent_extra=user_agent_extra,
     )
 
 
 class ApiCallCounter:
-    """Counts API operations (before-call) and HTTP requests sent, retries included (before-send)."""
+    """Counts API operations and the HTTP requests sent for them, retries included.
+
+    Operations are counted on `before-parameter-build` (once per call, and still seen when a
+    Stubber answers on `before-call`); HTTP requests on `before-send`, inside the retry loop.
+    """
 
     def __init__(self) -> None:
         self.by_operation: dict[str, int] = {}
         self.http_requests = 0
 
     def attach(self, client) -> ApiCallCounter:
-        client.meta.events.register("before-call", self._on_call)
+        client.meta.events.register("before-parameter-build", self._on_call)
         client.meta.events.register("before-send", self._on_send)
         return self
 

@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the emulator cannot show: PENDING then INSYNC, wait timeout, throttling retries, AccessDenied.
+
+Responses come from botocore's Stubber, or, where botocore's own retry handler must run, from a
+`before-send` hook that answers in place of the network (the retry loop sits around that hook).
+Retry backoff and waiter delays are made tiny so nothing sleeps for real.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import botocore.endpoint
+import botocore.retries.bucket
+import botocore.waiter
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.stub import Stubber
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils import _aws, _route53
+
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+ZONE = {"Id": f"/hostedzone/{ZONE_ID}", "Name": "example.com.", "CallerReference": "ref",
+        "Config": {"PrivateZone": False}}
+PARAMS = {
+    "zone": "example.com", "record": "api.example.com", "type": "A", "routing": "weighted",
+    "targets": {"blue": {"values": ["192.0.2.10"]}, "green": {"values": ["192.0.2.20"]}},
+    "active": "green", "wait": True, "wait_timeout": 300,
+}
+CURRENT = [
+    {"Name": "api.example.com.", "Type": "A", "SetIdentifier": "blue", "Weight": 100, "TTL": 60,
+     "ResourceRecords": [{"Value": "192.0.2.10"}]},
+    {"Name": "api.example.com.", "Type": "A", "SetIdentifier": "green", "Weight": 0, "TTL": 60,
+     "ResourceRecords": [{"Value": "192.0.2.20"}]},
+]
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+def make_client(max_attempts=3, mode="standard"):
+    params = {"endpoint_url": "http://127.0.0.1:9", "access_key": "unit", "secret_key": "unit-secret",
+              "retry_mode": mode, "max_attempts": max_attempts}
+    return _aws.client_from_params("route53", params)
+
+
+def stub_reads(stubber):
+    stubber.add_response("list_hosted_zones_by_name",
+                         {"HostedZones": [ZONE], "IsTruncated": False, "MaxItems": "100"})
+    stubber.add_response("list_resource_record_sets",
+                         {"ResourceRecordSets": CURRENT, "IsTruncated": False, "MaxItems": "300"})
+
+
+def change_info(status):
+    return {"ChangeInfo": {"Id": "/change/C1", "Status": status, "SubmittedAt": NOW}}
+
+
+def test_pending_then_insync():
+    client = make_client()
+    counter = _aws.ApiCallCounter().attach(client)
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_response("change_resource_record_sets", change_info("PENDING"))
+        stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
+        stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
+        stubber.add_response("get_change", change_info("INSYNC"), {"Id": "C1"})
+        result = _route53.switch(client, PARAMS, wait_delay=0.01)
+        stubber.assert_no_pending_responses()
+    assert result["status"] == "INSYNC" and result["change_id"] == "C1"
+    assert result["weights"] == {"blue": 0, "green": 100} and result["previous_active"] == "blue"
+    assert result["propagation"]["based_on"] == "insync" and result["propagation"]["ttl"] == 60
+    assert counter.summary()["by_operation"]["GetChange"] == 3
+
+
+def test_no_wait_reports_pending_and_submission_based_propagation():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_response("change_resource_record_sets", change_info("PENDING"))
+        result = _route53.switch(client, {**PARAMS, "wait": False})
+        stubber.assert_no_pending_responses()
+    assert result["status"] == "PENDING"
+    assert result["propagation"] == {"ttl": 60, "based_on": "submitted", "settled_at": "2026-01-01T12:01:00Z"}
+
+
+def test_wait_timeout_fails_with_the_change_id_and_changed(monkeypatch):
+    """The waiter's own delay/attempts derive from wait_timeout; its sleeps are recorded, not slept."""
+    slept = []
+    monkeypatch.setattr(botocore.waiter.time, "sleep", slept.append)
+    client = make_client()
+    delay, attempts = _route53.waiter_timing(30)
+    assert (delay, attempts) == (1, 31)
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_response("change_resource_record_sets", change_info("PENDING"))
+        for _ in range(attempts):
+            stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
+        with pytest.raises(_route53.SwitchError) as caught:
+            _route53.switch(client, {**PARAMS, "wait_timeout": 30})
+        stubber.assert_no_pending_responses()
+    assert sum(slept) == 30
+    assert "still PENDING after wait_timeout=30" in caught.value.msg
+    assert caught.value.details["changed"] is True
+    assert caught.value.details["change_id"] == "C1" and caught.value.details["status"] == "PENDING"
+
+
+def test_waiter_timing_is_bounded():
+    assert _route53.waiter_timing(300) == (10, 31)
+    assert _route53.waiter_timing(1) == (1, 2)
+    assert _route53.waiter_timing(3600) == (10, 361)
+
+
+def test_access_denied_on_wait_names_get_change():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_response("change_resource_record_sets", change_info("PENDING"))
+        stubber.add_client_error("get_change", "AccessDenied", "User is not authorized", 403)
+        with pytest.raises(_route53.SwitchError) as caught:
+            _route53.switch(client, PARAMS, wait_delay=0.01)
+    assert "route53:GetChange" in caught.value.msg and "wait: false" in caught.value.msg
+    assert caught.value.details["changed"] is True
+
+
+def test_access_denied_on_change_names_the_permission_and_changes_nothing():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_client_error("change_resource_record_sets", "AccessDenied", "not authorized", 403)
+        with pytest.raises(_route53.SwitchError) as caught:
+            _route53.switch(client, PARAMS)
+    assert "route53:ChangeResourceRecordSets" in caught.value.msg
+    assert caught.value.details.get("changed") is None
+
+
+def test_access_denied_on_zone_lookup():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error("list_hosted_zones_by_name", "AccessDenied", "not authorized", 403)
+        with pytest.raises(_route53.SwitchError) as caught:
+            _route53.switch(client, PARAMS)
+    assert "route53:ListHostedZonesByName" in caught.value.msg and "hosted_zone_id" in caught.value.msg
+
+
+def test_invalid_change_batch_says_nothing_was_applied():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_reads(stubber)
+        stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", "Tried to delete ...", 400)
+        with pytest.raises(_route53.SwitchError) as caught:
+            _route53.switch(client, PARAMS)
+    assert "applied none of it" in caught.value.msg
+
+
+# --------------------------------------------------------------- botocore's retry handler, for real
+
+NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+ZONES_XML = (f'<?xml version="1.0"?><ListHostedZonesByNameResponse xmlns="{NS}"><HostedZones><HostedZone>'
+             f"<Id>/hostedzone/{ZONE_ID}</Id><Name>example.com.</Name><CallerReference>r</CallerReference>"
+             "<Config><PrivateZone>false</PrivateZone></Config></HostedZone></HostedZones>"
+             "<IsTruncated>false</IsTruncated><MaxItems>100</MaxItems></ListHostedZonesByNameResponse>")
+
+
+def error_xml(code):
+    return (f'<?xml version="1.0"?><ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{code} from the test</Message></Error><RequestId>req</RequestId></ErrorResponse>")
+
+
+class FakeNetwork:
+    """Answers every HTTP request itself: `failures` errors first, then the success body."""
+
+    def __init__(self, client, code, failures, body=ZONES_XML):
+        self.code, self.failures, self.body, self.sent = code, failures, body, 0
+        client.meta.events.register("before-send", self.answer)
+
+    def answer(self, request, **kwargs):
+        self.sent += 1
+        if self.sent <= self.failures:
+            return AWSResponse(request.url, 400, {}, _Raw(error_xml(self.code).encode()))
+        return AWSResponse(request.url, 200, {}, _Raw(self.body.encode()))
+
+
+class _Raw:
+    def __init__(self, data):
+        self.data = data
+
+    def stream(self, **kwargs):
+        yield self.data
+
+
+@pytest.fixture
+def no_backoff_sleep(monkeypatch):
+    """Record botocore's backoff delays instead of sleeping them."""
+    delays = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", delays.append)
+    # adaptive mode's client-side token bucket would block on a real condition variable for
+    # seconds after throttling; its retry decision is the standard one exercised here.
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
+    return delays
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+@pytest.mark.parametrize("code", ["PriorRequestNotComplete", "Throttling"])
+def test_retried_by_botocore_then_succeeds(no_backoff_sleep, mode, code):
+    client = make_client(max_attempts=4, mode=mode)
+    counter = _aws.ApiCallCounter().attach(client)
+    network = FakeNetwork(client, code, failures=2)
+    zones = client.list_hosted_zones_by_name(DNSName="example.com.")
+    assert zones["HostedZones"][0]["Name"] == "example.com."
+    assert network.sent == 3
+    assert counter.summary() == {"total": 1, "http_requests": 3, "by_operation": {"ListHostedZonesByName": 1}}
+    assert len([d for d in no_backoff_sleep if d > 0]) >= 1  # botocore backed off between attempts
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+@pytest.mark.parametrize("code", ["PriorRequestNotComplete", "Throttling"])
+def test_retries_are_bounded_then_a_clear_error(no_backoff_sleep, mode, code):
+    client = make_client(max_attempts=3, mode=mode)
+    network = FakeNetwork(client, code, failures=100)
+    with pytest.raises(_route53.SwitchError) as caught:
+        _route53.find_zone(client, _route53.Spec(PARAMS))
+    assert network.sent == 3
+    assert f"still failed with {code} after 3 attempts" in caught.value.msg
+    assert "max_attempts" in caught.value.msg
+
+
+def test_access_denied_is_not_retried(no_backoff_sleep):
+    client = make_client(max_attempts=5)
+    network = FakeNetwork(client, "AccessDenied", failures=100)
+    with pytest.raises(_route53.SwitchError) as caught:
+        _route53.find_zone(client, _route53.Spec(PARAMS))
+    assert network.sent == 1
+    assert "route53:ListHostedZonesByName" in caught.value.msg
+
+
+def test_client_uses_the_configured_retry_mode():
+    client = make_client(max_attempts=7, mode="adaptive")
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 7}
+
+
+def test_client_defaults_region_for_custom_endpoint():
+    assert make_client().meta.region_name == "us-east-1"
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"endpoint_url": "localhost:5000"}, "endpoint_url"),
+    ({"max_attempts": 0}, "max_attempts"),
+    ({"session_token": "tok"}, "session_token"),
+])
+def test_connection_params_checked_locally(params, message):
+    with pytest.raises(_aws.AwsError, match=message):
+        _aws.check_connection_params(params)
+
+
+def test_missing_credentials_message():
+    from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
+
+    assert "access_key" in _aws.describe_error(NoCredentialsError())
+
