@@ -89,7 +89,8 @@ def test_server_not_up_yet_is_waited_for(run_module):
     started = []
 
     def start_later():
-        time.sleep(1.0)
+        # Long enough that the module (about 0.5 s to start) is refused at least once.
+        time.sleep(2.0)
         started.append(ColourBackend("green", port=port).start())
 
     thread = threading.Thread(target=start_later, daemon=True)
@@ -297,3 +298,24 @@ def test_playbook_threshold_fails_task_and_check_mode_works(run_playbook, backen
     assert proc.returncode == 0, output
     assert "passed=True changed=False" in output
     assert "changed=0" in output  # play recap
+
+
+def test_redirect_is_judged_as_answered_unless_followed(run_module, backend):
+    moved = backend("blue")
+    moved.behaviour.status = 302
+    moved.behaviour.extra_headers = {"Location": "/elsewhere"}
+    result = run_module("http_check", {"url": moved.url, "requests": 2, "fail_on_threshold": False})
+    assert result["failure_kinds"] == {"status": 2}
+    assert result["status_codes"] == {"302": 2}
+    result = run_module("http_check", {"url": moved.url, "requests": 2, "expect_status": [302],
+                                       "expect_headers": {"Location": "/elsewhere"}})
+    assert not result.failed, result.get("msg")
+    assert moved.requests == 4  # never followed
+
+
+def test_head_requests(run_module, backend):
+    green = backend("green")
+    result = run_module("http_check", {"url": green.url, "method": "head", "requests": 3,
+                                       "count_header": "X-App-Color"})
+    assert not result.failed, result.get("msg")
+    assert result["header_counts"] == {"green": 3}
