@@ -8,6 +8,7 @@ import http.client
 import socket
 import ssl
 import threading
+import time
 import urllib.error
 from email.message import Message
 
@@ -369,3 +370,25 @@ def test_run_burst_abandons_stuck_requests_as_timeouts():
     assert kinds.count(None) == 3
     stuck = next(r for r in results if r["kind"] == "timeout")
     assert "time budget" in stuck["reason"]
+
+
+def test_answer_slower_than_timeout_counts_as_timeout():
+    """Socket timeouts act per read; a server that keeps each read short but the whole answer long is caught."""
+    s = spec(timeout=0.05)
+
+    def slow_headers(*_a, **_k):
+        time.sleep(0.08)
+        return FakeResponse(200, b"ok")
+
+    result = hc.send_request(s, s.urls[0], slow_headers)
+    assert result["kind"] == "timeout" and result["status"] == 200
+    assert "over the 0.05s timeout" in result["reason"]
+
+    class DripResponse(FakeResponse):
+        def read(self, _size=-1):
+            time.sleep(0.03)
+            return b"x"  # never ends on its own
+
+    result = hc.send_request(s, s.urls[0], lambda *a, **k: DripResponse(200))
+    assert result["kind"] == "timeout"
+    assert "body not complete" in result["reason"]
