@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fixtures of the fault-injection suite: real nginx on loopback, real backends, moto behind a fault proxy.
+
+Every test records what it tried and what it saw through the ``fault_log`` fixture; the
+lines go to ``build/fault-results/results.jsonl`` (one JSON object per test, with the
+test's outcome), and ``scripts/faults_report.py`` renders them into docs/reliability.md.
+
+Counts: ``SWITCHYARD_FAULT_FULL=1`` runs the full counts (``make faults``); without it the
+reduced counts of ``make test`` are used. ``SWITCHYARD_FAULT_KILLS`` and
+``SWITCHYARD_FAULT_ROUNDS`` override either.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUILD, MODULE_PACKAGE, REPO, ansible_env, execute_module
+from tests.lib.backends import ColourBackend
+from tests.lib.nginx import LoopbackNginx
+from tests.lib.ports import LOOPBACK, free_port, wait_for_port
+
+FULL = os.environ.get("SWITCHYARD_FAULT_FULL", "") not in ("", "0", "false", "no")
+KILLS = int(os.environ.get("SWITCHYARD_FAULT_KILLS", "100" if FULL else "20"))
+ROUNDS = int(os.environ.get("SWITCHYARD_FAULT_ROUNDS", "10" if FULL else "3"))
+RESULTS = Path(os.environ.get("SWITCHYARD_FAULT_RESULTS", BUILD / "fault-results" / "results.jsonl"))
+UPSTREAM = "app"
+
+
+# --------------------------------------------------------------------------- results
+
+
+def pytest_sessionstart(session):
+    # One file per run, so docs/reliability.md is rendered from one run only.
+    if os.environ.get("SWITCHYARD_FAULT_RESULTS_APPEND") != "1":
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text("")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+
+
+_REPORTS = pytest.StashKey[dict]()
+
+
+class FaultLog:
+    """What one test tried: the fault, how many runs, what it measured."""
+
+    def __init__(self, nodeid: str):
+        self.nodeid = nodeid
+        self.fault = None
+        self.category = None
+        self.runs = 0
+        self.expected = None
+        self.measured: dict = {}
+
+    def set(self, category: str, fault: str, expected: str) -> None:
+        self.category, self.fault, self.expected = category, fault, expected
+
+    def count(self, key: str, amount: int = 1) -> None:
+        self.measured[key] = self.measured.get(key, 0) + amount
+
+
+@pytest.fixture
+def fault_log(request):
+    log = FaultLog(request.node.nodeid)
+    start = time.monotonic()
+    yield log
+    reports = request.node.stash.get(_REPORTS, {})
+    call = reports.get("call")
+    if call is None:
+        outcome = reports.get("setup").outcome if reports.get("setup") else "error"
+    elif call.outcome == "skipped" and hasattr(call, "wasxfail"):
+        outcome = "xfailed"
+    elif call.outcome == "passed" and hasattr(call, "wasxfail"):
+        outcome = "xpassed"
+    else:
+        outcome = call.outcome
+    skip_reason = None
+    if outcome == "skipped":
+        report = call or reports.get("setup")
+        longrepr = getattr(report, "longrepr", None)
+        skip_reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    line = {
+        "nodeid": log.nodeid,
+        "category": log.category,
+        "fault": log.fault,
+        "expected": log.expected,
+        "runs": log.runs,
+        "measured": log.measured,
+        "outcome": outcome,
+        "skip_reason": skip_reason,
+        "seconds": round(time.monotonic() - start, 2),
+        "full": FULL,
+        "reproduce": f"build/venv/bin/pytest '{log.nodeid}'",
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as handle:
+        handle.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+# --------------------------------------------------------------------------- modules as processes
+
+
+def module_command(name: str) -> list[str]:
+    return [sys.executable, "-c",
+            f"import runpy; runpy.run_module('{MODULE_PACKAGE}.{name}', run_name='__main__', alter_sys=True)"]
+
+
+def module_payload(args: dict, check_mode: bool = False) -> bytes:
+    payload = dict(args)
+    payload["_ansible_check_mode"] = check_mode
+    payload["_ansible_diff"] = False
+    return json.dumps({"ANSIBLE_MODULE_ARGS": payload}).encode()
+
+
+def start_module(name: str, env: dict | None = None) -> subprocess.Popen:
+    """A module process that waits for its arguments on stdin (send them with ``finish_module``).
+
+    It runs in its own session so that SIGKILL can take out its children (nginx -T, the
+    reload command) together with it.
+    """
+    return subprocess.Popen(module_command(name), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ansible_env(env), start_new_session=True)
+
+
+def parse_result(proc: subprocess.Popen, stdout: bytes, stderr: bytes) -> dict:
+    try:
+        result = json.loads(stdout)
+    except ValueError:
+        result = {"failed": True, "msg": None, "_no_json": True}
+    result["_rc"] = proc.returncode
+    result["_stderr"] = stderr.decode(errors="replace")[-2000:]
+    return result
+
+
+# --------------------------------------------------------------------------- nginx lab
+
+
+def wait_for_workers(nginx: LoopbackNginx, count: int = 2, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(nginx.worker_pids()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nginx has {len(nginx.worker_pids())} workers after {timeout}s, expected {count}")
+        time.sleep(0.01)
+
+
+def wait_for_single_generation(nginx: LoopbackNginx, count: int = 2, timeout: float = 15.0) -> set[int]:
+    """Wait until only one worker generation is left (old workers gone after a reload)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = nginx.worker_pids()
+        if len(workers) == count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.01)
+
+
+class Lab:
+    """A loopback nginx proxying `app`, blue and green backends, and the managed file's arguments."""
+
+    def __init__(self, nginx: LoopbackNginx, blue: ColourBackend, green: ColourBackend):
+        self.nginx = nginx
+        self.backends = {"blue": blue, "green": green}
+        self.path = nginx.conf_d / f"bluegreen_{UPSTREAM}.conf"
+
+    def args(self, **overrides) -> dict:
+        args = {"name": UPSTREAM, "path": str(self.path), "drain_timeout": 5, "reload_timeout": 5,
+                "lock_timeout": 60,
+                "pools": {colour: [backend.address] for colour, backend in self.backends.items()}}
+        args.update(self.nginx.module_args())
+        args.update(overrides)
+        return {key: value for key, value in args.items() if value is not None}
+
+    def switch(self, **overrides):
+        return execute_module("nginx_upstream", self.args(**overrides))
+
+    def live(self, count: int = 20) -> dict:
+        return self.nginx.colour_counts(UPSTREAM, count)
+
+    def file_bytes(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def dir_listing(self) -> list[str]:
+        return sorted(p.name for p in self.path.parent.iterdir())
+
+
+@pytest.fixture
+def backends():
+    blue = ColourBackend("blue", "1.0.0").start()
+    green = ColourBackend("green", "2.0.0").start()
+    yield blue, green
+    blue.stop()
+    green.stop()
+
+
+def make_lab(prefix: Path, blue: ColourBackend, green: ColourBackend) -> Lab:
+    nginx = LoopbackNginx(prefix)
+    nginx.add_proxy_site(UPSTREAM)
+    lab = Lab(nginx, blue, green)
+    # nginx is not running yet: write the first file without a reload, then start nginx on it.
+    first = lab.switch(active="blue", reload=False)
+    assert not first.get("failed"), first
+    nginx.start()
+    wait_for_workers(nginx)
+    return lab
+
+
+@pytest.fixture
+def lab(tmp_path, backends):
+    """nginx running with `app` on blue (file written by the module)."""
+    lab = make_lab(tmp_path / "nginx", *backends)
+    yield lab
+    lab.nginx.stop()
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+class TrafficClient:
+    """Background client: one GET per new connection through the LB, tallying statuses (bounded)."""
+
+    def __init__(self, port: int, max_requests: int = 200_000, max_seconds: float = 900, path: str = "/"):
+        self.port = port
+        self.path = path
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.statuses: dict[str, int] = {}
+        self.colours: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="fault-traffic", daemon=True)
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and self.requests < self.max_requests and time.monotonic() < deadline:
+            conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                key = str(response.status)
+                self.statuses[key] = self.statuses.get(key, 0) + 1
+                colour = response.getheader("X-App-Color", "none")
+                self.colours[colour] = self.colours.get(colour, 0) + 1
+            except (OSError, http.client.HTTPException) as exc:
+                name = type(exc).__name__
+                self.errors[name] = self.errors.get(name, 0) + 1
+            finally:
+                conn.close()
+                self.requests += 1
+
+    @property
+    def server_errors(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status.startswith("5"))
+
+    def start(self) -> TrafficClient:
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.summary()
+
+    def summary(self) -> dict:
+        return {"requests": self.requests, "statuses": dict(self.statuses), "colours": dict(self.colours),
+                "connection_errors": dict(self.errors)}
+
+
+# --------------------------------------------------------------------------- mounts (disk full, read-only dir)
+
+
+def run_quiet(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def mounts():
+    """Mount points made by a test; unmounted (innermost first) whatever happens."""
+    made: list[Path] = []
+    yield made
+    for point in reversed(made):
+        run_quiet(["umount", "-l", str(point)])
+
+
+# --------------------------------------------------------------------------- moto behind a fault proxy
+
+DUMMY_KEY = "testing-key-id"
+DUMMY_SECRET = "testing-secret-value"
+
+
+class MotoServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = Path(sys.executable).parent / "moto_server"
+        if not binary.exists():
+            pytest.skip(f"{binary} not installed (pip package moto[server])")
+        self.proc = subprocess.Popen([str(binary), "-H", LOOPBACK, "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, timeout=30)
+
+    def reset(self) -> None:
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
+        try:
+            conn.request("POST", "/moto-api/reset", body=b"")
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_proxy(moto_server):
+    from tests.faults.faultproxy import FaultProxy  # noqa: PLC0415 - only where moto runs
+
+    moto_server.reset()
+    proxy = FaultProxy(moto_server.url).start()
+    yield proxy
+    proxy.stop()
+
+
+def repo_path(*parts: str) -> Path:
+    return REPO.joinpath(*parts)
