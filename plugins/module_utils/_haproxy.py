@@ -1,0 +1,1023 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Blue-green colours of one HAProxy backend: validate, render, parse, runtime API, switch.
+
+The managed file holds one ``backend`` section whose servers are the pools of every
+colour (server names ``<colour>-<n>``). The chosen traffic state is persisted IN that
+file (idle servers ``disabled`` or ``weight 0``), so a reload or restart comes back on
+the chosen colour; a colour switch with unchanged pools goes through the runtime API
+(admin socket), never a reload, and then rewrites the file without reloading. A
+per-backend server-state file is kept in step after every change.
+
+Plain Python (the AnsibleModule is only used for ``run_command`` and ``atomic_move``),
+so unit tests cover it with stand-ins.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import ipaddress
+import json
+import os
+import re
+import socket
+import stat
+import time
+from math import gcd
+
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
+    FileSnapshot,
+    LockTimeoutError,
+    exclusive_lock,
+    keep_backup,
+    restore,
+    write_atomic,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+    UpstreamError,
+    validate_name as _validate_name,
+    validate_pools as _validate_pools,
+)
+
+MODULE_VERSION = "0.1.0"
+METADATA_PREFIX = "# switchyard.bluegreen.haproxy_backend: "
+HEADER = "# Managed by switchyard.bluegreen.haproxy_backend. Manual edits are overwritten on the next run.\n"
+DEFAULT_CONF_DIR = "/etc/haproxy/conf.d"
+DEFAULT_STATE_DIR = "/var/lib/haproxy"
+DEFAULT_ADMIN_SOCKET = "/run/haproxy/admin.sock"
+FILE_PREFIX = "bluegreen_"
+
+WEIGHT_MAX = 256  # HAProxy's server weight range is 0-256.
+OLD_STATES = ("drain", "maint")
+BALANCE_METHODS = ("roundrobin", "static-rr", "leastconn", "first", "source", "random")
+DURATION_RE = re.compile(r"^\d+(?:us|ms|s|m|h|d)?\Z")
+HEALTH_PATH_RE = re.compile(r"^/[A-Za-z0-9_./~%+=&?:@!,-]{0,255}\Z")
+SERVER_OPTION_KEYS = ("check", "inter", "fastinter", "downinter", "rise", "fall", "maxconn", "slowstart")
+DURATION_OPTIONS = ("inter", "fastinter", "downinter", "slowstart")
+SERVER_OPTION_HINTS = {
+    "weight": "weights are managed by the module: use the active or weights option",
+    "disabled": "the module renders idle servers disabled itself: see old_state",
+    "backup": "backup servers are not supported; each colour is a pool of its own",
+}
+
+# srv_admin_state bits (HAProxy include/haproxy/server-t.h).
+ADMF_FMAINT = 0x01
+ADMF_IMAINT = 0x02
+ADMF_CMAINT = 0x04  # set by `disabled` in the configuration; alone it does not stop traffic
+ADMF_FDRAIN = 0x08
+ADMF_IDRAIN = 0x10
+ADMF_RMAINT = 0x20
+ADMF_HMAINT = 0x40
+MAINT_MASK = ADMF_FMAINT | ADMF_IMAINT | ADMF_RMAINT | ADMF_HMAINT
+DRAIN_MASK = ADMF_FDRAIN | ADMF_IDRAIN
+OP_STATES = {0: "down", 1: "starting", 2: "up", 3: "stopping"}
+
+
+class HaproxyError(ValueError):
+    """Invalid input: the message names the option and the fix."""
+
+
+def default_path(name, conf_dir=DEFAULT_CONF_DIR):
+    return os.path.join(conf_dir, f"{FILE_PREFIX}{name}.cfg")
+
+
+def default_state_file(name, state_dir=DEFAULT_STATE_DIR):
+    return os.path.join(state_dir, f"{FILE_PREFIX}{name}.state")
+
+
+def server_name(colour, index):
+    # Colours never contain "-", so "%[srv_name,field(1,-)]" gives the colour back in a header.
+    return f"{colour}-{index}"
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def validate_name(value, option):
+    try:
+        return _validate_name(value, option)
+    except UpstreamError as exc:
+        raise HaproxyError(str(exc)) from None
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_weights(weights, pools):
+    if not isinstance(weights, dict) or not weights:
+        raise HaproxyError("weights must be a mapping colour -> integer")
+    clean = {}
+    for colour, given in weights.items():
+        if colour not in pools:
+            raise HaproxyError(f"weights.{colour}: {colour!r} is not a colour in pools ({', '.join(sorted(pools))})")
+        weight = int(given) if isinstance(given, str) and given.isdigit() else given
+        if not _is_int(weight) or not 0 <= weight <= WEIGHT_MAX:
+            raise HaproxyError(f"weights.{colour}={given!r}: use an integer from 0 to {WEIGHT_MAX} (HAProxy's range)")
+        clean[colour] = weight
+    for colour in pools:
+        clean.setdefault(colour, 0)
+    if not any(clean.values()):
+        raise HaproxyError("weights are all 0: at least one colour needs a weight above 0")
+    return clean
+
+
+def validate_server_options(options):
+    clean = {}
+    for key, given in (options or {}).items():
+        if key in SERVER_OPTION_HINTS:
+            raise HaproxyError(f"server_options.{key} is not allowed: {SERVER_OPTION_HINTS[key]}")
+        if key not in SERVER_OPTION_KEYS:
+            raise HaproxyError(
+                "server_options.{} is not a known server parameter; use {}".format(key, ", ".join(SERVER_OPTION_KEYS))
+            )
+        if given is None:
+            continue
+        if key == "check":
+            if not isinstance(given, bool):
+                raise HaproxyError(f"server_options.check={given!r}: use true or false")
+            clean[key] = given
+        elif key in DURATION_OPTIONS:
+            text = str(given) if _is_int(given) else given
+            if not isinstance(text, str) or not DURATION_RE.match(text):
+                raise HaproxyError(f"server_options.{key}={given!r}: use an HAProxy duration such as 2s or 500ms")
+            clean[key] = text
+        else:
+            value = int(given) if isinstance(given, str) and given.isdigit() else given
+            if not _is_int(value) or value < (0 if key == "maxconn" else 1):
+                raise HaproxyError(f"server_options.{key}={given!r}: use an integer >= {0 if key == 'maxconn' else 1}")
+            clean[key] = value
+    return clean
+
+
+def haproxy_address(server):
+    """HAProxy's spelling of an address accepted by validate_pools (unix:/p -> unix@/p)."""
+    return "unix@" + server[5:] if server.startswith("unix:") else server
+
+
+def _validate_traffic(pools, active, weights):
+    if active is not None and weights is not None:
+        raise HaproxyError("active and weights are mutually exclusive: give one colour in active, or a split in weights")
+    if active is None and weights is None:
+        raise HaproxyError("give either active (one colour) or weights (a split between colours)")
+    if active is None:
+        return validate_weights(weights, pools)
+    validate_name(active, "active")
+    if active not in pools:
+        raise HaproxyError("active={!r} is not a colour in pools ({})".format(active, ", ".join(sorted(pools))))
+    return None
+
+
+def build_spec(params):
+    """Check the module parameters and return the normalised desired state (a dict).
+
+    Raises HaproxyError with a message for the user; nothing has been touched then.
+    """
+    name = validate_name(params.get("name"), "name")
+    try:
+        pools = _validate_pools(params.get("pools"))
+    except UpstreamError as exc:
+        raise HaproxyError(str(exc)) from None
+    for colour in pools:
+        if "-" in colour:  # validate_pools allows only A-Z a-z 0-9 _, kept explicit for the header converter
+            raise HaproxyError(f"pools colour {colour!r} must not contain '-'")
+    active = params.get("active")
+    weights = _validate_traffic(pools, active, params.get("weights"))
+    old_state = params.get("old_state") or "drain"
+    if old_state not in OLD_STATES:
+        raise HaproxyError("old_state={!r}: use drain or maint".format(old_state))
+    balance = params.get("balance") or "roundrobin"
+    if balance not in BALANCE_METHODS:
+        raise HaproxyError("balance={!r}: use one of {}".format(balance, ", ".join(BALANCE_METHODS)))
+    health_check_path = params.get("health_check_path")
+    if health_check_path is not None and not HEALTH_PATH_RE.match(health_check_path):
+        raise HaproxyError(
+            f"health_check_path={health_check_path!r}: use an absolute URL path such as /healthz "
+            "(no spaces, quotes or #)"
+        )
+    server_options = validate_server_options(params.get("server_options"))
+    if health_check_path is not None:
+        server_options.setdefault("check", True)
+    return {
+        "name": name,
+        "pools": pools,
+        "active": active,
+        "weights": weights,
+        "old_state": old_state,
+        "balance": balance,
+        "health_check_path": health_check_path,
+        "server_options": server_options,
+        "state_file": params.get("state_file") or None,
+    }
+
+
+# --- desired server states and rendering --------------------------------------------------
+
+
+def _lcm(numbers):
+    result = 1
+    for number in numbers:
+        result = result * number // gcd(result, number)
+    return result
+
+
+def colour_share(spec):
+    """Colour -> its weight (active mode: the active colour 1, the others 0)."""
+    if spec["active"] is not None:
+        return {colour: (1 if colour == spec["active"] else 0) for colour in spec["pools"]}
+    return dict(spec["weights"])
+
+
+def server_states(spec):
+    """Server name -> {colour, address, state (ready|drain|maint), weight} in a stable order.
+
+    A colour's weight is its share of the traffic, spread over its servers (weight * L /
+    servers, L = least common multiple of the pool sizes, scaled down into 1-256 when
+    needed) so pools of different sizes keep the split; equal pools get the weight as is.
+    """
+    shares = colour_share(spec)
+    serving = [colour for colour in spec["pools"] if shares[colour] > 0]
+    scale = _lcm([len(spec["pools"][colour]) for colour in serving])
+    raw = {colour: shares[colour] * scale / len(spec["pools"][colour]) for colour in serving}
+    factor = min(1.0, WEIGHT_MAX / max(raw.values()))
+    states = {}
+    for colour, servers in spec["pools"].items():
+        for index, address in enumerate(servers, start=1):
+            entry = {"colour": colour, "address": address}
+            if colour in raw:
+                entry.update(state="ready", weight=max(1, int(round(raw[colour] * factor))))
+            else:
+                entry.update(state=spec["old_state"], weight=0)
+            states[server_name(colour, index)] = entry
+    return states
+
+
+def _server_line(name, entry, options):
+    parts = ["server", name, haproxy_address(entry["address"]), "weight", str(entry["weight"])]
+    if options.get("check"):
+        parts.append("check")
+    for key in SERVER_OPTION_KEYS[1:]:
+        if key in options:
+            parts.extend((key, str(options[key])))
+    if entry["state"] == "maint":
+        parts.append("disabled")
+    return "    {}\n".format(" ".join(parts))
+
+
+def render_body(spec):
+    """The backend section (without the metadata line) for ``spec``."""
+    lines = [f"backend {spec['name']}\n", "    mode http\n", f"    balance {spec['balance']}\n"]
+    if spec["state_file"]:
+        # A state file of this backend only: the module never rewrites a file other backends load.
+        lines.append("    load-server-state-from-file local\n")
+        lines.append(f"    server-state-file-name {spec['state_file']}\n")
+    if spec["health_check_path"]:
+        lines.append("    option httpchk\n")
+        lines.append(f"    http-check send meth GET uri {spec['health_check_path']}\n")
+    for name, entry in server_states(spec).items():
+        lines.append(_server_line(name, entry, spec["server_options"]))
+    return "".join(lines)
+
+
+SETTINGS_KEYS = ("name", "pools", "active", "weights", "old_state", "balance", "health_check_path",
+                 "server_options", "state_file")
+
+
+def render_file(spec, metadata):
+    line = METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n"
+    return HEADER + line + render_body(spec)
+
+
+def traffic_of(spec):
+    return {"active": spec["active"], "weights": spec["weights"]}
+
+
+def next_metadata(spec, old_metadata, now_iso):
+    """Metadata for the new file; switched_at/previous_* move only when the traffic selection changes."""
+    metadata = {key: spec[key] for key in SETTINGS_KEYS}
+    metadata["module_version"] = MODULE_VERSION
+    metadata["updated_at"] = now_iso
+    old = old_metadata or {}
+    if old and {"active": old.get("active"), "weights": old.get("weights")} == traffic_of(spec):
+        metadata["previous_active"] = old.get("previous_active")
+        metadata["previous_weights"] = old.get("previous_weights")
+        metadata["switched_at"] = old.get("switched_at")
+    else:
+        metadata["previous_active"] = old.get("active")
+        metadata["previous_weights"] = old.get("weights")
+        metadata["switched_at"] = now_iso
+    return metadata
+
+
+def split_file(text):
+    """(metadata dict or None, body after the metadata line) of a managed file."""
+    lines = text.splitlines(True)
+    for index, line in enumerate(lines):
+        if line.startswith(METADATA_PREFIX):
+            try:
+                metadata = json.loads(line[len(METADATA_PREFIX):])
+            except ValueError:
+                return None, text
+            if not isinstance(metadata, dict):
+                return None, text
+            return metadata, "".join(lines[index + 1:])
+        if not line.startswith("#"):
+            break
+    return None, text
+
+
+def is_managed(text):
+    return split_file(text)[0] is not None
+
+
+def same_state(spec, existing_text):
+    if existing_text is None:
+        return False
+    metadata, body = split_file(existing_text)
+    if metadata is None:
+        return False
+    return all(metadata.get(key) == spec[key] for key in SETTINGS_KEYS) and body == render_body(spec)
+
+
+def spec_from_metadata(metadata):
+    """The spec a managed file was written from (None when the metadata is incomplete)."""
+    try:
+        spec = {key: metadata[key] for key in SETTINGS_KEYS}
+        server_states(spec)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError):
+        return None
+    return spec
+
+
+# --- runtime API --------------------------------------------------------------------------
+
+
+class RuntimeApiError(Exception):
+    """The admin socket could not be used; the message names the fix."""
+
+
+class RuntimeApi:
+    """HAProxy's runtime API over its admin UNIX socket: one command per connection."""
+
+    def __init__(self, path, timeout=5.0):
+        self.path = path
+        self.timeout = timeout
+        self.sent = []
+
+    def _explain(self, exc):
+        hint = f"add 'stats socket {self.path} mode 660 level admin' to the global section of HAProxy's configuration"
+        if isinstance(exc, FileNotFoundError):
+            return (f"admin socket {self.path} does not exist: HAProxy is not running, or its configuration has no "
+                    f"admin socket there ({hint}, then restart HAProxy), or set admin_socket to the right path")
+        if isinstance(exc, PermissionError):
+            try:
+                info = os.stat(self.path)
+                owner = f"owner uid {info.st_uid}, group gid {info.st_gid}, mode {stat.S_IMODE(info.st_mode):o}"
+            except OSError:
+                owner = "owner unknown"
+            return (f"permission denied on admin socket {self.path} ({owner}) for uid {os.geteuid()}: run the task "
+                    "with become (root) or as a member of that group, or widen the socket's 'mode'/'group' in the "
+                    "stats socket line")
+        if isinstance(exc, ConnectionRefusedError):
+            return (f"nothing answers on admin socket {self.path} (a stale socket file?): HAProxy is not running; "
+                    "start it")
+        if isinstance(exc, socket.timeout):
+            return f"HAProxy did not answer on admin socket {self.path} within {self.timeout} s"
+        if getattr(exc, "errno", None) == errno.ENOTSOCK:
+            return f"admin socket {self.path} is not a socket: set admin_socket to HAProxy's stats socket"
+        return f"admin socket {self.path}: {exc}"
+
+    def execute(self, command):
+        """Send one command and return HAProxy's whole answer (text)."""
+        self.sent.append(command)
+        chunks = []
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(self.timeout)
+                conn.connect(self.path)
+                conn.sendall(command.encode("ascii") + b"\n")
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise RuntimeApiError(self._explain(exc)) from None
+        answer = b"".join(chunks).decode("utf-8", errors="replace")
+        if "Permission denied" in answer and "level" not in command:
+            raise RuntimeApiError(
+                f"HAProxy refused '{command}' on {self.path}: the socket is not at admin level; "
+                "use 'level admin' on its stats socket line"
+            )
+        return answer
+
+    def command(self, command):
+        """A command that answers nothing on success; RuntimeApiError with HAProxy's text otherwise."""
+        answer = self.execute(command).strip()
+        if answer:
+            raise RuntimeApiError(f"HAProxy refused '{command}': {answer}")
+
+    def servers_state(self, backend):
+        """Rows of ``show servers state <backend>`` (None: the running HAProxy has no such backend)."""
+        answer = self.execute(f"show servers state {backend}")
+        if "Can't find backend" in answer:
+            return None
+        return parse_servers_state(answer)
+
+    def stat(self):
+        return parse_stat(self.execute("show stat"))
+
+    def info(self):
+        return parse_info(self.execute("show info"))
+
+
+def parse_servers_state(text):
+    """``show servers state`` (format version 1) -> list of dicts keyed by the header's column names."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = None
+    rows = []
+    for line in lines:
+        if line.startswith("#"):
+            header = line[1:].split()
+            continue
+        if header is None:
+            continue  # the version line
+        fields = line.split()
+        if len(fields) < 9:
+            continue
+        rows.append(dict(zip(header, fields)))
+    return rows
+
+
+def parse_stat(text):
+    """``show stat`` CSV -> list of dicts."""
+    header = None
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            header = line[2:].split(",")
+        elif header and line.strip():
+            rows.append(dict(zip(header, line.split(","))))
+    return rows
+
+
+def parse_info(text):
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def effective_state(row):
+    """What a runtime row means for traffic: {state: ready|drain|maint, weight, health, admin, sessions?}."""
+    admin = int(row.get("srv_admin_state", "0"))
+    weight = int(row.get("srv_uweight", "0"))
+    if admin & MAINT_MASK:
+        state = "maint"
+    elif admin & DRAIN_MASK or weight == 0:
+        state = "drain"
+    else:
+        state = "ready"
+    return {
+        "state": state,
+        "weight": weight,
+        "health": OP_STATES.get(int(row.get("srv_op_state", "0")), "unknown"),
+        "admin_state": admin,
+        "address": "{}:{}".format(row.get("srv_addr"), row.get("srv_port")),
+    }
+
+
+def runtime_view(rows):
+    return {row["srv_name"]: effective_state(row) for row in rows}
+
+
+def _same(desired, current):
+    if desired["state"] != current["state"]:
+        return False
+    return desired["state"] != "ready" or desired["weight"] == current["weight"]
+
+
+def describe_state(entry):
+    return "ready weight {}".format(entry["weight"]) if entry["state"] == "ready" else entry["state"]
+
+
+def pools_mismatch(rows, desired):
+    """Why the running servers differ from ``desired`` (empty list: they match)."""
+    running = {row["srv_name"]: row for row in rows}
+    problems = []
+    for name, entry in desired.items():
+        row = running.get(name)
+        if row is None:
+            problems.append(f"server {name} ({entry['address']}) is unknown to the running HAProxy")
+            continue
+        address = entry["address"]
+        if address.startswith("unix:"):
+            continue
+        host, _, port = address.rpartition(":")
+        if row.get("srv_port") != port:
+            problems.append(f"server {name} runs on port {row.get('srv_port')}, pools say {address}")
+            continue
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            continue  # a host name: HAProxy shows the resolved address
+        if row.get("srv_addr") != str(literal):
+            problems.append(f"server {name} runs on {row.get('srv_addr')}:{row.get('srv_port')}, pools say {address}")
+    for name in running:
+        if name not in desired:
+            problems.append(f"the running HAProxy has server {name} that pools do not list")
+    return problems
+
+
+def drift_between(runtime, persisted):
+    """Differences between the running state and the persisted (file) state, one sentence each."""
+    drift = []
+    for name, entry in persisted.items():
+        current = runtime.get(name)
+        if current is None:
+            drift.append(f"{name}: in the file, unknown to the running HAProxy")
+        elif not _same(entry, current):
+            drift.append(f"{name}: running {describe_state(current)}, file says {describe_state(entry)}")
+    for name in runtime:
+        if name not in persisted:
+            drift.append(f"{name}: running, not in the file")
+    return drift
+
+
+def plan_commands(backend, runtime, desired):
+    """Runtime API commands that bring ``runtime`` to ``desired``, in the safe order.
+
+    Servers that must take traffic come first (weight before state, so a server is
+    never ready with a stale weight); only then do servers leave the rotation. The
+    reverse order is what gives clients 503s.
+    """
+    raise_cmds, lower_cmds, leave_cmds = [], [], []
+    for name, entry in desired.items():
+        current = runtime[name]
+        target = f"{backend}/{name}"
+        if entry["state"] == "ready":
+            commands = []
+            if current["weight"] != entry["weight"]:
+                commands.append(f"set weight {target} {entry['weight']}")
+            if current["admin_state"] & (MAINT_MASK | DRAIN_MASK):
+                commands.append(f"set server {target} state ready")
+            if current["state"] == "ready" and entry["weight"] < current["weight"]:
+                lower_cmds.extend(commands)
+            else:
+                raise_cmds.extend(commands)
+        elif entry["state"] == "drain":
+            # Weight 0 from the file is drain already; a maint server goes to drain too.
+            if current["state"] != "drain":
+                leave_cmds.append(f"set server {target} state drain")
+        elif current["state"] != "maint":
+            leave_cmds.append(f"set server {target} state maint")
+    return raise_cmds + lower_cmds + leave_cmds
+
+
+def leaving_servers(runtime, desired):
+    """Servers that took traffic before and must not now (the ones to wait for)."""
+    return [name for name, entry in desired.items()
+            if entry["state"] != "ready" and runtime.get(name, {}).get("state") == "ready"]
+
+
+def current_sessions(stat_rows, backend, servers):
+    wanted = set(servers)
+    sessions = {}
+    for row in stat_rows:
+        if row.get("pxname") == backend and row.get("svname") in wanted:
+            sessions[row["svname"]] = int(row.get("scur") or 0)
+    return sessions
+
+
+def state_file_text(answer):
+    """What to store as a server-state file from a ``show servers state`` answer."""
+    text = answer.strip("\n") + "\n"
+    return text if text.startswith("1") else "1\n"
+
+
+# --- haproxy program --------------------------------------------------------------------------
+
+
+class HaproxyCommandError(Exception):
+    def __init__(self, message, lines=None):
+        super().__init__(message)
+        self.lines = lines or []
+
+
+def error_lines(output):
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "[ALERT]" in line or "[ERROR]" in line or "error" in line.lower()]
+    return errors or lines
+
+
+class Haproxy:
+    """The haproxy program: ``haproxy -c`` over the configuration the service loads, and its reload command."""
+
+    def __init__(self, module, binary, config_paths, reload_command=None):
+        self.module = module
+        self.binary = binary
+        self.config_paths = [os.path.abspath(path) for path in config_paths]
+        self.reload_command = list(reload_command) if reload_command else ["systemctl", "reload", "haproxy"]
+
+    def loads(self, path):
+        """True when one of the -f arguments is ``path`` or its directory."""
+        path = os.path.abspath(path)
+        return path in self.config_paths or os.path.dirname(path) in self.config_paths
+
+    def check_args(self, path=None):
+        args = [self.binary, "-c"]
+        for config in self.config_paths:
+            args.extend(("-f", config))
+        if path is not None and not self.loads(path):
+            args.extend(("-f", path))
+        return args
+
+    def check(self, path=None):
+        rc, out, err = self.module.run_command(self.check_args(path), check_rc=False)
+        text = err + "\n" + out
+        # rc 2 with "has no error but will not start (no listener)": valid, nothing binds yet.
+        if rc == 0 or (rc == 2 and "has no error" in text):
+            return
+        raise HaproxyCommandError("haproxy -c failed", error_lines(text))
+
+    def reload(self):
+        rc, out, err = self.module.run_command(self.reload_command, check_rc=False)
+        if rc != 0:
+            raise HaproxyCommandError(
+                f"the reload command {' '.join(self.reload_command)} failed (rc={rc})", error_lines(err + "\n" + out)
+            )
+
+
+# --- the switch -------------------------------------------------------------------------------
+
+
+def _now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _ms(start):
+    return round((time.monotonic() - start) * 1000)
+
+
+class SwitchError(Exception):
+    """The change was refused or undone; the message says what is live now."""
+
+    def __init__(self, message, haproxy_errors=None):
+        super().__init__(message)
+        self.haproxy_errors = haproxy_errors or []
+
+
+def _summary(metadata):
+    metadata = metadata or {}
+    return {
+        "active": metadata.get("active"),
+        "weights": metadata.get("weights"),
+        "previous_active": metadata.get("previous_active"),
+        "previous_weights": metadata.get("previous_weights"),
+        "switched_at": metadata.get("switched_at"),
+    }
+
+
+def _runtime_text(view):
+    return "".join(f"{name} {describe_state(entry)}\n" for name, entry in sorted((view or {}).items()))
+
+
+class BackendSwitch:
+    """Apply the desired state of one managed backend to its file and to the running HAProxy."""
+
+    def __init__(self, module, haproxy, api, path, *, apply=True, reload_timeout=10.0, drain_timeout=30.0,
+                 backup=True, lock_timeout=60.0, clock=time.monotonic, sleep=time.sleep):
+        self.module = module
+        self.haproxy = haproxy
+        self.api = api
+        self.path = os.path.abspath(path)
+        self.apply = apply
+        self.reload_timeout = reload_timeout
+        self.drain_timeout = drain_timeout
+        self.backup = backup
+        self.lock_timeout = lock_timeout
+        self.backup_path = self.path + ".previous"
+        self.clock = clock
+        self.sleep = sleep
+        self.timings = {"lock_ms": None, "validate_ms": None, "reload_ms": None, "switch_ms": None,
+                        "drain_ms": None, "total_ms": None}
+        self.warnings = []
+
+    # -- reading --
+
+    def _snapshot(self):
+        snapshot = FileSnapshot.take(self.path)
+        if snapshot.exists and not is_managed(snapshot.text):
+            raise SwitchError(
+                f"{self.path} exists and was not written by switchyard.bluegreen.haproxy_backend (no metadata line); "
+                "refusing to overwrite it: move it away or choose another path"
+            )
+        return snapshot
+
+    def _desired_text(self, spec, before):
+        if spec is None:
+            return (None if not before.exists else ""), None
+        old_metadata = split_file(before.text)[0] if before.exists else None
+        if same_state(spec, before.text):
+            return None, old_metadata
+        metadata = next_metadata(spec, old_metadata, _now_iso())
+        return render_file(spec, metadata), metadata
+
+    def _read_runtime(self, name):
+        try:
+            return self.api.servers_state(name)
+        except RuntimeApiError as exc:
+            raise SwitchError(str(exc)) from None
+
+    def _plan(self, spec, name, before):
+        """Everything the run would do, computed without changing anything."""
+        old_metadata = split_file(before.text)[0] if before.exists else None
+        new_text, metadata = self._desired_text(spec, before)
+        plan = {"old_metadata": old_metadata, "new_text": new_text, "metadata": metadata,
+                "rows": None, "runtime": None, "drift": [], "reload": False, "reasons": [], "commands": [],
+                "desired": server_states(spec) if spec is not None else None}
+        if not self.apply:
+            return plan
+        rows = self._read_runtime(name)
+        plan["rows"] = rows
+        plan["runtime"] = runtime_view(rows) if rows is not None else None
+        persisted_spec = spec_from_metadata(old_metadata) if old_metadata else None
+        if persisted_spec is not None and rows is not None:
+            plan["drift"] = drift_between(plan["runtime"], server_states(persisted_spec))
+        if spec is None:
+            plan["reload"] = rows is not None and before.exists
+            if plan["reload"]:
+                plan["reasons"] = [f"backend {name} is still running"]
+            return plan
+        if rows is None:
+            plan["reload"] = True
+            plan["reasons"] = [f"the running HAProxy has no backend {name}"]
+        else:
+            plan["reasons"] = pools_mismatch(rows, plan["desired"])
+            plan["reload"] = bool(plan["reasons"])
+        if not plan["reload"]:
+            plan["commands"] = plan_commands(name, plan["runtime"], plan["desired"])
+        return plan
+
+    # -- the run --
+
+    def run(self, spec, name, state_file=None):
+        """spec: from build_spec (state=present) or None (state=absent). Returns the result dict."""
+        start = self.clock()
+        if not os.path.isdir(os.path.dirname(self.path)):
+            raise SwitchError(f"the directory of path {self.path} does not exist: create it (the role does)")
+        before = self._snapshot()
+        plan = self._plan(spec, name, before)
+        result = self._result(spec, plan)
+        if not result["changed"] or self.module.check_mode:
+            self.timings["total_ms"] = _ms(start)
+            result["timings"] = self.timings
+            return result
+
+        lock_start = self.clock()
+        try:
+            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
+            lock.__enter__()
+        except LockTimeoutError as exc:
+            raise SwitchError(f"could not lock {self.path}: {exc}") from None
+        try:
+            self.timings["lock_ms"] = _ms(lock_start)
+            # Another run may have changed the file or the runtime while we waited.
+            before = self._snapshot()
+            plan = self._plan(spec, name, before)
+            result = self._result(spec, plan)
+            if result["changed"]:
+                leaving, old_pid = self._change(spec, name, state_file, before, plan, result)
+        finally:
+            lock.__exit__(None, None, None)
+
+        if result["changed"] and self.apply:
+            self._drain(name, plan, leaving, old_pid, result)
+        self.timings["total_ms"] = _ms(start)
+        result["timings"] = self.timings
+        return result
+
+    def _result(self, spec, plan):
+        runtime_after = None
+        if plan["runtime"] is not None and plan["desired"] is not None and not plan["reload"]:
+            runtime_after = {name: dict(plan["runtime"][name], state=entry["state"],
+                                        weight=entry["weight"] if entry["state"] == "ready"
+                                        else plan["runtime"][name]["weight"])
+                             for name, entry in plan["desired"].items()}
+        changed = plan["new_text"] is not None or plan["reload"] or bool(plan["commands"])
+        result = {"changed": changed, "path": self.path, "reloaded": False, "drained": False, "backup_file": None,
+                  "drift": plan["drift"], "commands": plan["commands"], "reload_reasons": plan["reasons"],
+                  "runtime": runtime_after if runtime_after is not None else plan["runtime"]}
+        metadata = plan["metadata"] if spec is not None else None
+        result.update(_summary(metadata))
+        if spec is None:
+            result["previous_active"] = (plan["old_metadata"] or {}).get("active")
+            result["previous_weights"] = (plan["old_metadata"] or {}).get("weights")
+        if changed:
+            diffs = []
+            if plan["new_text"] is not None:
+                diffs.append({"before": (FileSnapshot.take(self.path).text or ""), "after": plan["new_text"],
+                              "before_header": self.path, "after_header": self.path})
+            if plan["commands"]:
+                diffs.append({"before": _runtime_text(plan["runtime"]), "after": _runtime_text(runtime_after),
+                              "before_header": "runtime (admin socket)", "after_header": "runtime (admin socket)"})
+            result["diff"] = diffs
+        return result
+
+    def _change(self, spec, name, state_file, before, plan, result):
+        """File first (validated, no reload), then the runtime; restore everything on failure."""
+        state_before = FileSnapshot.take(state_file) if state_file else None
+        file_written = False
+        reload_sent = False
+        commands_sent = []
+        old_pid = None
+        leaving = []
+        try:
+            if plan["new_text"] is not None:
+                if spec is None:
+                    os.unlink(self.path)
+                else:
+                    write_atomic(self.module, self.path, plan["new_text"].encode("utf-8"))
+                file_written = True
+                validate_start = self.clock()
+                try:
+                    self.haproxy.check(self.path if spec is not None else None)
+                finally:
+                    self.timings["validate_ms"] = _ms(validate_start)
+            if plan["reload"]:
+                old_pid = self._worker_pid()
+                if state_file:
+                    # The new process must start from the file's state, not from an older runtime dump.
+                    write_atomic(self.module, state_file, b"1\n")
+                reload_start = self.clock()
+                reload_sent = True
+                self.haproxy.reload()
+                self._confirm_reload(name, spec, old_pid)
+                self.timings["reload_ms"] = _ms(reload_start)
+                result["reloaded"] = True
+                if spec is not None:
+                    # Converge anything a loaded state file or another run changed meanwhile.
+                    runtime = runtime_view(self._read_runtime(name))
+                    plan["commands"] = plan_commands(name, runtime, plan["desired"])
+                    result["runtime"] = runtime
+            elif plan["commands"]:
+                leaving = leaving_servers(plan["runtime"], plan["desired"])
+            if plan["commands"]:
+                switch_start = self.clock()
+                for command in plan["commands"]:
+                    self.api.command(command)
+                    commands_sent.append(command)
+                self.timings["switch_ms"] = _ms(switch_start)
+                result["commands"] = commands_sent
+            if self.apply:
+                rows_after = self._read_runtime(name)
+                result["runtime"] = runtime_view(rows_after) if rows_after is not None else None
+                if state_file and spec is not None:
+                    write_atomic(self.module, state_file,
+                                 state_file_text(self.api.execute(f"show servers state {name}")).encode())
+            if state_file and spec is None:
+                restore(self.module, FileSnapshot(state_file))
+        except HaproxyCommandError as exc:
+            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
+            raise SwitchError(
+                f"{exc}; {self.path} was restored and HAProxy keeps serving the colour that was live: "
+                + " | ".join(exc.lines),
+                haproxy_errors=exc.lines,
+            ) from None
+        except (SwitchError, RuntimeApiError) as exc:
+            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
+            raise SwitchError(f"{exc} ({self.path} was restored and traffic stays on the colour that was live)") from None
+        except Exception:
+            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
+            raise
+        if self.backup and before.exists and file_written:
+            result["backup_file"] = keep_backup(self.module, before, self.backup_path)
+        return leaving, old_pid
+
+    def _worker_pid(self):
+        try:
+            pid = self.api.info().get("Pid")
+        except RuntimeApiError:
+            return None
+        return int(pid) if pid and pid.isdigit() else None
+
+    def _confirm_reload(self, name, spec, old_pid):
+        """Wait until a new worker answers on the socket with the new servers."""
+        deadline = self.clock() + self.reload_timeout
+        problem = "no new HAProxy worker answered on the admin socket"
+        while True:
+            try:
+                pid = self._worker_pid()
+                if pid is not None and pid != old_pid:
+                    rows = self.api.servers_state(name)
+                    if spec is None:
+                        if rows is None:
+                            return
+                        problem = f"the new worker still has backend {name}"
+                    elif rows is None:
+                        problem = (f"the new worker has no backend {name}: is {self.path} loaded by the HAProxy "
+                                   "service (a -f argument for the file or its directory)?")
+                    else:
+                        mismatch = pools_mismatch(rows, server_states(spec))
+                        if not mismatch:
+                            return
+                        problem = "; ".join(mismatch)
+            except RuntimeApiError as exc:
+                problem = str(exc)
+            if self.clock() >= deadline:
+                raise SwitchError(f"HAProxy did not apply the new configuration within {self.reload_timeout} s "
+                                  f"after the reload: {problem}")
+            self.sleep(0.05)
+
+    def _undo(self, name, before, file_written, state_before, reload_sent, commands_sent, plan):
+        if file_written:
+            restore(self.module, before)
+        if state_before is not None:
+            try:
+                restore(self.module, state_before)
+            except OSError as exc:
+                self.warnings.append(f"could not restore the state file {state_before.path}: {exc}")
+        if reload_sent:
+            try:
+                self.haproxy.reload()
+            except HaproxyCommandError as exc:
+                self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
+        if commands_sent and plan["runtime"] is not None:
+            # Put every server back as it was, in the safe order again (the live colour first).
+            try:
+                runtime = runtime_view(self.api.servers_state(name) or [])
+                previous = {server: plan["runtime"][server] for server in runtime if server in plan["runtime"]}
+                for command in plan_commands(name, {k: runtime[k] for k in previous}, previous):
+                    self.api.command(command)
+            except RuntimeApiError as exc:
+                self.warnings.append(f"could not put the runtime state back: {exc}")
+
+    def _drain(self, name, plan, leaving, old_pid, result):
+        """Wait until the servers that left the rotation (or the old worker after a reload) have no sessions."""
+        drain_start = self.clock()
+        deadline = drain_start + self.drain_timeout
+        if result["reloaded"]:
+            while old_pid is not None and process_alive(old_pid) and self.clock() < deadline:
+                self.sleep(0.05)
+            alive = old_pid is not None and process_alive(old_pid)
+            result["drained"] = not alive
+            if alive and self.drain_timeout:
+                self.warnings.append(
+                    f"the previous HAProxy worker (pid {old_pid}) was still running after drain_timeout="
+                    f"{self.drain_timeout} s; it finishes its open connections and exits on its own"
+                )
+        else:
+            sessions = {}
+            while True:
+                try:
+                    sessions = {server: count for server, count in
+                                current_sessions(self.api.stat(), name, leaving).items() if count}
+                except RuntimeApiError as exc:
+                    self.warnings.append(f"could not read sessions: {exc}")
+                    break
+                if not sessions or self.clock() >= deadline:
+                    break
+                self.sleep(0.05)
+            result["drained"] = not sessions
+            result["sessions"] = sessions
+            if sessions and self.drain_timeout:
+                self.warnings.append(
+                    "servers still had current sessions after drain_timeout={} s: {}".format(
+                        self.drain_timeout, ", ".join(f"{k}={v}" for k, v in sorted(sessions.items())))
+                )
+        if self.drain_timeout:
+            self.timings["drain_ms"] = _ms(drain_start)
+
+
+def describe(text, path):
+    """The persisted state of one managed file (None when it is not managed)."""
+    metadata, body = split_file(text)
+    if metadata is None:
+        return None
+    spec = spec_from_metadata(metadata)
+    consistent = spec is not None and render_body(spec) == body
+    return {
+        "name": metadata.get("name"),
+        "path": path,
+        "active": metadata.get("active"),
+        "weights": metadata.get("weights"),
+        "pools": metadata.get("pools"),
+        "old_state": metadata.get("old_state"),
+        "balance": metadata.get("balance"),
+        "health_check_path": metadata.get("health_check_path"),
+        "server_options": metadata.get("server_options"),
+        "state_file": metadata.get("state_file"),
+        "previous_active": metadata.get("previous_active"),
+        "previous_weights": metadata.get("previous_weights"),
+        "switched_at": metadata.get("switched_at"),
+        "updated_at": metadata.get("updated_at"),
+        "module_version": metadata.get("module_version"),
+        "consistent": consistent,
+        "servers": server_states(spec) if spec is not None else None,
+    }
