@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILD, MODULE_PACKAGE, REPO, ansible_env, execute_module
+from tests.conftest import BUILD, MODULE_PACKAGE, REPO, ansible_env
 from tests.lib.backends import ColourBackend
 from tests.lib.nginx import LoopbackNginx
 from tests.lib.ports import LOOPBACK, free_port, wait_for_port
@@ -139,14 +139,38 @@ def start_module(name: str, env: dict | None = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, env=ansible_env(env), start_new_session=True)
 
 
-def parse_result(proc: subprocess.Popen, stdout: bytes, stderr: bytes) -> dict:
+class Result(dict):
+    """A module's JSON result; ``_no_json`` is set when the module crashed without printing one."""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.get("failed"))
+
+    @property
+    def stderr(self) -> str:
+        return self.get("_stderr", "")
+
+
+def parse_result(proc: subprocess.Popen, stdout: bytes, stderr: bytes) -> Result:
     try:
-        result = json.loads(stdout)
+        result = Result(json.loads(stdout))
     except ValueError:
-        result = {"failed": True, "msg": None, "_no_json": True}
+        result = Result(failed=True, msg=None, _no_json=True)
     result["_rc"] = proc.returncode
-    result["_stderr"] = stderr.decode(errors="replace")[-2000:]
+    result["_stderr"] = stderr.decode(errors="replace")[-3000:]
     return result
+
+
+def run_module_process(name: str, args: dict, check_mode: bool = False, timeout: float = 120,
+                       env: dict | None = None) -> Result:
+    """Like tests.conftest.execute_module, but a crash (no JSON) is a result, not an exception."""
+    proc = start_module(name, env)
+    try:
+        stdout, stderr = proc.communicate(module_payload(args, check_mode), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        stdout, stderr = proc.communicate()
+    return parse_result(proc, stdout, stderr)
 
 
 # --------------------------------------------------------------------------- nginx lab
@@ -186,8 +210,8 @@ class Lab:
         args.update(overrides)
         return {key: value for key, value in args.items() if value is not None}
 
-    def switch(self, **overrides):
-        return execute_module("nginx_upstream", self.args(**overrides))
+    def switch(self, **overrides) -> Result:
+        return run_module_process("nginx_upstream", self.args(**overrides))
 
     def live(self, count: int = 20) -> dict:
         return self.nginx.colour_counts(UPSTREAM, count)
