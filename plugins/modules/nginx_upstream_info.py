@@ -34,6 +34,21 @@ options:
     description: Directory searched for managed C(*.conf) files (files without the metadata line are skipped).
     type: path
     default: /etc/nginx/conf.d
+  check_included:
+    description:
+      - Also run C(nginx -T) once and report per upstream whether nginx loads the file (C(included)).
+      - Fails when nginx's configuration does not pass the test.
+    type: bool
+    default: false
+  nginx_binary:
+    description:
+      - The nginx program, used with O(check_included=true). Accepted so that C(module_defaults) for the
+        action group can set it for both modules.
+    type: str
+    default: nginx
+  nginx_conf:
+    description: nginx's main configuration file (C(-c)), used with O(check_included=true).
+    type: path
 seealso:
   - module: switchyard.bluegreen.nginx_upstream
 """
@@ -130,6 +145,10 @@ upstreams:
     consistent:
       description: The upstream blocks are exactly what the metadata describes (false after a manual edit).
       type: bool
+    included:
+      description: nginx loads this file (only with O(check_included=true)).
+      type: bool
+      returned: when O(check_included=true)
 """
 
 import glob  # noqa: E402
@@ -137,6 +156,11 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (  # noqa: E402
+    Nginx,
+    NginxError,
+    included_files,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (  # noqa: E402
     UpstreamError,
     default_path,
@@ -153,12 +177,29 @@ def _read(module, path):
         module.fail_json(msg=f"cannot read {path}: {exc}")
 
 
+def _mark_included(module, upstreams):
+    """Add ``included``: whether ``nginx -T`` lists the file among those it loads."""
+    binary = module.params["nginx_binary"]
+    if not os.path.isabs(binary):
+        binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/sbin"])
+    try:
+        dump = Nginx(module, binary, module.params["nginx_conf"]).dump()
+    except NginxError as exc:
+        module.fail_json(msg="nginx -T failed: " + " | ".join(exc.lines), nginx_errors=exc.lines)
+    loaded = {os.path.realpath(name) for name in included_files(dump)}
+    for info in upstreams.values():
+        info["included"] = os.path.realpath(info["path"]) in loaded
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str"},
             "path": {"type": "path"},
             "conf_dir": {"type": "path", "default": "/etc/nginx/conf.d"},
+            "check_included": {"type": "bool", "default": False},
+            "nginx_binary": {"type": "str", "default": "nginx"},
+            "nginx_conf": {"type": "path"},
         },
         mutually_exclusive=[("name", "path")],
         supports_check_mode=True,
@@ -185,6 +226,8 @@ def main():
             info = describe(_read(module, path), path)
             if info is not None:
                 upstreams[info["name"]] = info
+    if params["check_included"]:
+        _mark_included(module, upstreams)
     module.exit_json(changed=False, upstreams=upstreams)
 
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.conftest import execute_module
+from tests.conftest import execute_module, execute_playbook
 from tests.lib.nginx import LoopbackNginx
 
 from .conftest import UPSTREAM, Lab, wait_for_workers
@@ -321,6 +321,9 @@ def test_info_reports_the_live_state(lab: Lab):
     assert by_name["upstreams"] == by_path["upstreams"]
     # The traffic agrees with what info reports.
     assert lab.live() == {shop["active"]: 20}
+    checked = execute_module("nginx_upstream_info", {"path": str(lab.path), "check_included": True,
+                                                     **lab.nginx.module_args()})
+    assert checked["upstreams"][UPSTREAM]["included"] is True
     missing = execute_module("nginx_upstream_info", {"name": "nope", "conf_dir": str(lab.nginx.conf_d)})
     assert missing.failed and "does not exist" in missing["msg"]
 
@@ -391,3 +394,42 @@ def test_drain_timeout_warns_but_does_not_fail(lab: Lab):
     status, headers, _ = slow["answer"]
     # The request that was running on blue finished on blue.
     assert (status, headers["X-App-Color"]) == (200, "blue")
+
+
+def test_playbook_with_module_defaults_group(lab: Lab, tmp_path):
+    playbook = tmp_path / "switch.yml"
+    playbook.write_text(f"""\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/switchyard.bluegreen.bluegreen:
+      nginx_binary: {lab.nginx.module_args()["nginx_binary"]}
+      nginx_conf: {lab.nginx.module_args()["nginx_conf"]}
+  tasks:
+    - name: Switch to green
+      switchyard.bluegreen.nginx_upstream:
+        name: shop
+        path: {lab.path}
+        pools: {lab.args()["pools"]}
+        active: green
+        preview: true
+      register: switch
+    - name: Read it back
+      switchyard.bluegreen.nginx_upstream_info:
+        path: {lab.path}
+        check_included: true
+      register: info
+    - name: Check
+      ansible.builtin.assert:
+        that:
+          - switch is changed
+          - switch.reloaded and switch.drained
+          - info.upstreams.shop.active == 'green'
+          - info.upstreams.shop.previous_active == 'blue'
+          - info.upstreams.shop.included
+""")
+    proc = execute_playbook(playbook, inventory="localhost,")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "failed=0" in proc.stdout
+    assert lab.live() == {"green": 20}
