@@ -16,7 +16,6 @@ import traceback
 
 try:
     import boto3
-    import botocore
     from botocore.config import Config
     from botocore.exceptions import (
         BotoCoreError,
@@ -184,7 +183,8 @@ def error_code(exc) -> str | None:
     return None
 
 
-def describe_error(exc, service: str = "route53", operation: str | None = None, purpose: str | None = None) -> str:
+def describe_error(  # noqa: PLR0911 - one early return per kind of botocore error reads best
+        exc, service: str = "route53", operation: str | None = None, purpose: str | None = None) -> str:
     """One readable sentence for a botocore exception, naming the fix where there is one."""
     if isinstance(exc, WaiterError):
         last = exc.last_response or {}
@@ -234,10 +234,10 @@ __all__ = [
     "HAS_BOTO3",
     "ApiCallCounter",
     "AwsError",
-    "aws_argument_spec",
     "BotoCoreError",
     "ClientError",
     "WaiterError",
+    "aws_argument_spec",
     "botocore_config",
     "check_connection_params",
     "client_from_params",

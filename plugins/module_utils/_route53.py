@@ -161,37 +161,23 @@ def _check_value(record_type: str, value, where: str) -> str:
     return check_hostname(value, where) + "."
 
 
-def parse_target(colour, raw, record_type: str, record: str) -> Target:
-    where = f"targets.{colour}"
-    if not isinstance(colour, str) or not COLOUR_RE.match(colour):
-        raise SwitchError(f"targets: colour name {colour!r} must be 1-128 letters, digits, '_', '-' or '.' "
-                          "(it becomes the SetIdentifier of the weighted record set)")
-    if not isinstance(raw, dict):
-        raise SwitchError(f"{where} must be a dictionary with either alias or values, got {raw!r}")
-    unknown = sorted(set(raw) - {"alias", "values"})
-    if unknown:
-        raise SwitchError(f"{where} has unknown keys {', '.join(unknown)}; use either alias or values")
-    has_alias = raw.get("alias") is not None
-    has_values = raw.get("values") is not None
-    if has_alias == has_values:
-        raise SwitchError(f"{where} needs exactly one of alias (an AWS alias target) or values (a list of "
-                          "addresses or one name)")
-    if has_values:
-        values = raw["values"]
-        if isinstance(values, str):
-            values = [values]
-        if not isinstance(values, list) or not values:
-            raise SwitchError(f"{where}.values must be a non-empty list")
-        checked = [_check_value(record_type, v, f"{where}.values") for v in values]
-        keys = [value_key(record_type, v) for v in checked]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise SwitchError(f"{where}.values lists {', '.join(duplicates)} more than once; Route53 rejects "
-                              "duplicate values")
-        if record_type == "CNAME" and len(checked) != 1:
-            raise SwitchError(f"{where}.values: a CNAME has exactly one value, got {len(checked)}")
-        return Target(colour, values=checked)
-    alias = raw["alias"]
+def _parse_values(where: str, values, record_type: str) -> Target:
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or not values:
+        raise SwitchError(f"{where}.values must be a non-empty list")
+    checked = [_check_value(record_type, v, f"{where}.values") for v in values]
+    keys = [value_key(record_type, v) for v in checked]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise SwitchError(f"{where}.values lists {', '.join(duplicates)} more than once; Route53 rejects "
+                          "duplicate values")
+    if record_type == "CNAME" and len(checked) != 1:
+        raise SwitchError(f"{where}.values: a CNAME has exactly one value, got {len(checked)}")
+    return Target(where, values=checked)
+
+
+def _parse_alias(where: str, alias, record: str) -> Target:
     if not isinstance(alias, dict):
         raise SwitchError(f"{where}.alias must be a dictionary with dns_name and hosted_zone_id")
     unknown = sorted(set(alias) - {"dns_name", "hosted_zone_id", "evaluate_target_health"})
@@ -203,7 +189,8 @@ def parse_target(colour, raw, record_type: str, record: str) -> Target:
             raise SwitchError(f"{where}.alias.{key} is required (the {key.replace('_', ' ')} of the alias target)")
     dns_name = check_hostname(alias["dns_name"], f"{where}.alias.dns_name")
     if alias_name_key(dns_name) == normalise_name(record):
-        raise SwitchError(f"{where}.alias.dns_name points at the record itself ({record}); an alias needs another target")
+        raise SwitchError(f"{where}.alias.dns_name points at the record itself ({record}); "
+                          "an alias needs another target")
     zone_id = zone_id_key(alias["hosted_zone_id"])
     if not ZONE_ID_RE.match(zone_id):
         raise SwitchError(f"{where}.alias.hosted_zone_id {alias['hosted_zone_id']!r} is not a hosted zone id "
@@ -212,7 +199,29 @@ def parse_target(colour, raw, record_type: str, record: str) -> Target:
         evaluate = boolean(alias.get("evaluate_target_health", False), strict=True)
     except TypeError:
         raise SwitchError(f"{where}.alias.evaluate_target_health must be a boolean") from None
-    return Target(colour, dns_name=dns_name + ".", alias_zone_id=zone_id, evaluate_target_health=evaluate)
+    return Target(where, dns_name=dns_name + ".", alias_zone_id=zone_id, evaluate_target_health=evaluate)
+
+
+def parse_target(colour, raw, record_type: str, record: str) -> Target:
+    where = f"targets.{colour}"
+    if not isinstance(colour, str) or not COLOUR_RE.match(colour):
+        raise SwitchError(f"targets: colour name {colour!r} must be 1-128 letters, digits, '_', '-' or '.' "
+                          "(it becomes the SetIdentifier of the weighted record set)")
+    if not isinstance(raw, dict):
+        raise SwitchError(f"{where} must be a dictionary with either alias or values, got {raw!r}")
+    unknown = sorted(set(raw) - {"alias", "values"})
+    if unknown:
+        raise SwitchError(f"{where} has unknown keys {', '.join(unknown)}; use either alias or values")
+    has_alias = raw.get("alias") is not None
+    if has_alias == (raw.get("values") is not None):
+        raise SwitchError(f"{where} needs exactly one of alias (an AWS alias target) or values (a list of "
+                          "addresses or one name)")
+    if has_alias:
+        target = _parse_alias(where, raw["alias"], record)
+    else:
+        target = _parse_values(where, raw["values"], record_type)
+    target.colour = colour
+    return target
 
 
 def _weight(colour, value) -> int:
@@ -231,6 +240,31 @@ class Spec:
     """Validated, normalised input of one switch (or one info query)."""
 
     def __init__(self, params: dict, need_state: bool = True):
+        self._parse_location(params)
+        raw_targets = params.get("targets")
+        self.targets: dict[str, Target] = {}
+        if raw_targets is not None:
+            if not isinstance(raw_targets, dict) or not raw_targets:
+                raise SwitchError("targets must map each colour (for example blue, green) to its alias or values")
+            for colour, raw in raw_targets.items():
+                self.targets[colour] = parse_target(colour, raw, self.type, self.record)
+            self._check_distinct()
+        if not need_state:
+            return
+        self.routing = params.get("routing") or "weighted"
+        if self.routing not in ROUTINGS:
+            raise SwitchError(f"routing must be weighted or simple, got {self.routing!r}")
+        if not self.targets:
+            raise SwitchError("targets is required: map each colour to its alias or values")
+        self.ttl = self._parse_ttl(params.get("ttl"))
+        self.active = params.get("active")
+        self.weights = self._parse_weights(params.get("weights"))
+        self.wait = bool(params.get("wait", True))
+        self.wait_timeout = params.get("wait_timeout", 300)
+        if self.wait_timeout is None or self.wait_timeout < 1:
+            raise SwitchError(f"wait_timeout must be at least 1 second, got {self.wait_timeout}")
+
+    def _parse_location(self, params: dict) -> None:
         self.zone = check_hostname(params["zone"], "zone") if params.get("zone") else None
         self.hosted_zone_id = None
         if params.get("hosted_zone_id"):
@@ -247,33 +281,20 @@ class Spec:
             raise SwitchError(f"type must be one of {', '.join(RECORD_TYPES)}, got {self.type!r}")
         if self.zone:
             self.check_in_zone(self.zone)
-        raw_targets = params.get("targets")
-        self.targets: dict[str, Target] = {}
-        if raw_targets is not None:
-            if not isinstance(raw_targets, dict) or not raw_targets:
-                raise SwitchError("targets must map each colour (for example blue, green) to its alias or values")
-            for colour, raw in raw_targets.items():
-                self.targets[colour] = parse_target(colour, raw, self.type, self.record)
-            self._check_distinct()
-        if not need_state:
-            return
-        self.routing = params.get("routing") or "weighted"
-        if self.routing not in ROUTINGS:
-            raise SwitchError(f"routing must be weighted or simple, got {self.routing!r}")
-        if not self.targets:
-            raise SwitchError("targets is required: map each colour to its alias or values")
+
+    def _parse_ttl(self, ttl):
         has_values = any(not t.is_alias for t in self.targets.values())
-        ttl = params.get("ttl")
         if ttl is not None:
             if not has_values:
                 raise SwitchError("ttl applies to values targets only; alias records take the TTL of their target "
                                   "(60 s for load balancers): remove ttl")
             if not 0 <= ttl <= MAX_TTL:
                 raise SwitchError(f"ttl must be between 0 and {MAX_TTL} seconds, got {ttl}")
-        self.ttl = (DEFAULT_TTL if ttl is None else ttl) if has_values else None
-        self.active = params.get("active")
-        raw_weights = params.get("weights")
-        self.weights = None
+        if not has_values:
+            return None
+        return DEFAULT_TTL if ttl is None else ttl
+
+    def _parse_weights(self, raw_weights):
         if self.active is not None and raw_weights is not None:
             raise SwitchError("give either active or weights, not both")
         if self.active is None and raw_weights is None:
@@ -281,26 +302,24 @@ class Spec:
         if self.active is not None and self.active not in self.targets:
             raise SwitchError(f"active is {self.active!r}, which is not a colour in targets "
                               f"({', '.join(self.targets)})")
-        if raw_weights is not None:
-            if self.routing == "simple":
-                raise SwitchError("routing=simple points the record at one colour: use active, not weights "
-                                  "(or routing=weighted)")
-            if not isinstance(raw_weights, dict):
-                raise SwitchError("weights must map each colour in targets to a weight 0-255")
-            missing = [c for c in self.targets if c not in raw_weights]
-            extra = [c for c in raw_weights if c not in self.targets]
-            if missing or extra:
-                raise SwitchError("weights must give a weight to exactly the colours in targets"
-                                  + (f"; missing: {', '.join(missing)}" if missing else "")
-                                  + (f"; not in targets: {', '.join(map(str, extra))}" if extra else ""))
-            self.weights = {c: _weight(c, raw_weights[c]) for c in self.targets}
-            if not any(self.weights.values()):
-                raise SwitchError("all weights are 0: Route53 then spreads traffic over every colour; "
-                                  "give the colour that should serve a weight above 0")
-        self.wait = bool(params.get("wait", True))
-        self.wait_timeout = params.get("wait_timeout", 300)
-        if self.wait_timeout is None or self.wait_timeout < 1:
-            raise SwitchError(f"wait_timeout must be at least 1 second, got {self.wait_timeout}")
+        if raw_weights is None:
+            return None
+        if self.routing == "simple":
+            raise SwitchError("routing=simple points the record at one colour: use active, not weights "
+                              "(or routing=weighted)")
+        if not isinstance(raw_weights, dict):
+            raise SwitchError("weights must map each colour in targets to a weight 0-255")
+        missing = [c for c in self.targets if c not in raw_weights]
+        extra = [c for c in raw_weights if c not in self.targets]
+        if missing or extra:
+            raise SwitchError("weights must give a weight to exactly the colours in targets"
+                              + (f"; missing: {', '.join(missing)}" if missing else "")
+                              + (f"; not in targets: {', '.join(map(str, extra))}" if extra else ""))
+        weights = {c: _weight(c, raw_weights[c]) for c in self.targets}
+        if not any(weights.values()):
+            raise SwitchError("all weights are 0: Route53 then spreads traffic over every colour; "
+                              "give the colour that should serve a weight above 0")
+        return weights
 
     def check_in_zone(self, zone_name: str) -> None:
         zone_name = normalise_name(zone_name)
@@ -336,7 +355,8 @@ def rrset_target_key(record_type: str, rrset: dict):
     alias = rrset.get("AliasTarget")
     if alias:
         return ("alias", alias_name_key(alias.get("DNSName", "")), zone_id_key(alias.get("HostedZoneId", "")))
-    return ("values", tuple(sorted(value_key(record_type, r.get("Value", "")) for r in rrset.get("ResourceRecords") or [])))
+    records = rrset.get("ResourceRecords") or []
+    return ("values", tuple(sorted(value_key(record_type, r.get("Value", "")) for r in records)))
 
 
 def rrset_key(rrset: dict):

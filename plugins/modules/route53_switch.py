@@ -17,7 +17,7 @@ description:
   - With O(routing=weighted) each colour has its own weighted record set whose C(SetIdentifier) is the colour name;
     the inactive colours keep a record set with weight V(0), ready for the next switch.
     With O(routing=simple) a single record points at the active colour's target.
-  - Idempotent on normalised values: alias DNS names compare lowercased, without trailing dot and without the
+  - Idempotent on normalised values. Alias DNS names compare lowercased, without trailing dot and without the
     C(dualstack.) prefix AWS adds; hosted zone ids case-insensitively; values in any order. A re-run of the same
     switch reads the record, reports C(changed=false) and sends no change.
   - Everything is validated locally before any change is sent (weights 0-255 and not all zero, IPv4/IPv6 values,
@@ -31,7 +31,7 @@ description:
     O(wait=true), C(route53:GetChange). C(route53:ListHostedZones) is used only to suggest close zone names
     when the zone is not found.
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
@@ -121,8 +121,8 @@ options:
     description:
       - How long to wait for C(INSYNC), in seconds. The waiter polls C(GetChange) every
         C(min(10, max(1, wait_timeout // 30))) seconds.
-      - On timeout the task fails with C(changed=true) and the C(change_id): Route53 has accepted the batch and
-        will apply it as a whole.
+      - On timeout the task fails with C(changed=true) and the C(change_id), because Route53 has accepted the
+        batch and will apply it as a whole.
     type: int
     default: 300
 notes:
@@ -268,7 +268,9 @@ change_id:
   type: str
   sample: C2682N5HXP0BZ4
 status:
-  description: V(PENDING) or V(INSYNC) for a sent change (V(INSYNC) after a successful wait); V(null) when none was sent.
+  description:
+    - V(PENDING) or V(INSYNC) for a sent change (V(INSYNC) after a successful wait).
+    - V(null) when no change was sent.
   returned: success
   type: str
   sample: INSYNC
@@ -285,12 +287,16 @@ record_sets_before:
   sample: [{name: api.example.com., type: A, set_identifier: blue, weight: 100, ttl: 60, values: ["203.0.113.10"],
             alias: null, health_check_id: null}]
 record_sets_after:
-  description: The record sets after the switch (as written; predicted in check mode), same shape as RV(record_sets_before).
+  description:
+    - The record sets after the switch (as written; predicted in check mode).
+    - Same shape as RV(record_sets_before).
   returned: success
   type: list
   elements: dict
 change_batch:
-  description: The C(ChangeBatch) sent (or that would be sent in check mode), in AWS API form; empty C(Changes) when none.
+  description:
+    - The C(ChangeBatch) sent (or that would be sent in check mode), in AWS API form.
+    - C(Changes) is empty when nothing needs changing.
   returned: success
   type: dict
   sample: {Comment: "switchyard.bluegreen.route53_switch: api.example.com A weighted blue=0, green=100", Changes: []}
@@ -308,8 +314,10 @@ propagation:
       type: int
       sample: 60
     settled_at:
-      description: Time (ISO 8601, UTC) after which every resolver should have the new answer, that is RV(propagation.based_on)
-        time plus RV(propagation.ttl); V(null) when no change was sent.
+      description:
+        - Time (ISO 8601, UTC) after which every resolver should have the new answer, that is the
+          RV(propagation.based_on) time plus RV(propagation.ttl).
+        - V(null) when no change was sent.
       type: str
       sample: "2026-01-01T12:01:00Z"
     based_on:
@@ -336,9 +344,9 @@ api_calls:
       sample: {ListHostedZonesByName: 1, ListResourceRecordSets: 1, ChangeResourceRecordSets: 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (  # noqa: E402
     AWS_REQUIRED_TOGETHER,
     ApiCallCounter,
     AwsError,
@@ -349,7 +357,10 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (
     describe_error,
     require_boto3,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import SwitchError, switch
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import (  # noqa: E402
+    SwitchError,
+    switch,
+)
 
 
 def main():

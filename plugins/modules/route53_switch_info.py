@@ -19,7 +19,7 @@ description:
     RV(problem) instead of failing.
   - Needs C(route53:ListHostedZonesByName) (or C(route53:GetHostedZone)) and C(route53:ListResourceRecordSets).
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
@@ -143,9 +143,9 @@ api_calls:
   sample: {total: 2, http_requests: 2, by_operation: {ListHostedZonesByName: 1, ListResourceRecordSets: 1}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (  # noqa: E402
     AWS_REQUIRED_TOGETHER,
     ApiCallCounter,
     AwsError,
@@ -156,7 +156,10 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (
     describe_error,
     require_boto3,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import SwitchError, info
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import (  # noqa: E402
+    SwitchError,
+    info,
+)
 
 
 def main():

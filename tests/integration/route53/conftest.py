@@ -17,7 +17,7 @@ import pytest
 from tests.lib.ports import LOOPBACK, free_port, wait_for_port
 
 DUMMY_KEY = "testing-key-id"
-DUMMY_SECRET = "testing-secret-value"
+DUMMY_SECRET = "testing-secret-value"  # noqa: S105 - dummy credentials for the local emulator
 
 
 def moto_server_binary() -> Path:
@@ -75,7 +75,8 @@ class Route53Env:
         self.conn = {"endpoint_url": server.url, "access_key": DUMMY_KEY, "secret_key": DUMMY_SECRET}
 
     def zone(self, name: str = "example.com", private: bool = False) -> str:
-        kwargs = {"Name": name, "CallerReference": f"{name}-{private}-{len(self.client.list_hosted_zones()['HostedZones'])}"}
+        count = len(self.client.list_hosted_zones()["HostedZones"])
+        kwargs = {"Name": name, "CallerReference": f"{name}-{private}-{count}"}
         if private:
             kwargs["HostedZoneConfig"] = {"PrivateZone": True}
             kwargs["VPC"] = {"VPCRegion": "us-east-1", "VPCId": "vpc-0123456789"}

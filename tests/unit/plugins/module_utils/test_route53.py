@@ -94,7 +94,7 @@ def test_wait_timeout_fails_with_the_change_id_and_changed(monkeypatch):
     with Stubber(client) as stubber:
         stub_reads(stubber)
         stubber.add_response("change_resource_record_sets", change_info("PENDING"))
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
         with pytest.raises(_route53.SwitchError) as caught:
             _route53.switch(client, {**PARAMS, "wait_timeout": 30})
@@ -257,4 +257,3 @@ def test_missing_credentials_message():
     from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
 
     assert "access_key" in _aws.describe_error(NoCredentialsError())
-

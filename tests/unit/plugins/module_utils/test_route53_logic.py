@@ -51,7 +51,7 @@ def test_weighted_shift_is_one_batch_with_every_weight():
     s = spec(active=None, weights={"blue": 50, "green": 50})
     state = r53.classify(s, [weighted("blue", 100, ["192.0.2.10"]), weighted("green", 0, ["192.0.2.20", "192.0.2.21"])])
     assert state.routing == "weighted" and state.active == "blue"
-    desired, weights, changes = r53.plan(s, state)
+    _desired, weights, changes = r53.plan(s, state)
     assert weights == {"blue": 50, "green": 50}
     assert [(c["Action"], c["ResourceRecordSet"]["SetIdentifier"], c["ResourceRecordSet"]["Weight"]) for c in changes] \
         == [("UPSERT", "blue", 50), ("UPSERT", "green", 50)]
