@@ -391,7 +391,7 @@ def test_drain_timeout_warns_but_does_not_fail(lab: Lab):
     lab.backends["blue"].behaviour.delay_s = 0
     assert lab.live() == {"green": 20}
     thread.join(timeout=10)
-    status, headers, _ = slow["answer"]
+    status, headers, _body = slow["answer"]
     # The request that was running on blue finished on blue.
     assert (status, headers["X-App-Color"]) == (200, "blue")
 

@@ -108,7 +108,7 @@ def test_lock_serialises_holders(tmp_path):
     for thread in threads:
         thread.join()
     # No interleaving: each "in" is directly followed by its own "out".
-    assert [kind for kind, _ in events] == ["in", "out", "in", "out"]
+    assert [kind for kind, _tag in events] == ["in", "out", "in", "out"]
     assert events[0][1] == events[1][1]
 
 

@@ -55,7 +55,7 @@ def test_error_lines_keep_nginx_errors():
 
 
 def test_children_and_drain_of_real_processes():
-    children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in range(2)]
+    children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _index in range(2)]
     try:
         pids = {child.pid for child in children}
         assert pids <= proc.read_children(os.getpid())

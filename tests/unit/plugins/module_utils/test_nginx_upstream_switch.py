@@ -95,7 +95,7 @@ def run(target, nginx, spec, check_mode=False, **options):
     switch = up.UpstreamSwitch(SwitchModule(check_mode), nginx, target,
                                **dict({"reload_timeout": 2, "drain_timeout": 0}, **options))
     try:
-        return switch.run(spec), switch
+        return switch.run(spec)
     finally:
         nginx.cleanup()
 
@@ -103,7 +103,7 @@ def run(target, nginx, spec, check_mode=False, **options):
 def test_switch_writes_tests_reloads_and_keeps_backup(target):
     before = write_initial(target)
     nginx = FakeNginx(target)
-    result, _ = run(target, nginx, desired("green"))
+    result = run(target, nginx, desired("green"))
     assert result["changed"] and result["reloaded"]
     assert (result["active"], result["previous_active"]) == ("green", "blue")
     assert nginx.calls == ["dump", "reload"]
@@ -120,7 +120,7 @@ def test_same_state_touches_nothing(target):
     before = write_initial(target, "blue")
     mtime = os.stat(target).st_mtime_ns
     nginx = FakeNginx(target)
-    result, _ = run(target, nginx, desired("blue"))
+    result = run(target, nginx, desired("blue"))
     assert not result["changed"]
     assert nginx.calls == []
     assert read(target) == before
@@ -131,7 +131,7 @@ def test_same_state_touches_nothing(target):
 def test_check_mode_predicts_and_touches_nothing(target):
     before = write_initial(target)
     nginx = FakeNginx(target)
-    result, _ = run(target, nginx, desired("green"), check_mode=True)
+    result = run(target, nginx, desired("green"), check_mode=True)
     assert result["changed"]
     assert nginx.calls == []
     assert read(target) == before
@@ -183,17 +183,17 @@ def test_absent_removes_and_restores_when_nginx_needs_the_file(target):
         run(target, nginx, None)
     assert read(target) == before
     nginx = FakeNginx(target)
-    result, _ = run(target, nginx, None)
+    result = run(target, nginx, None)
     assert result["changed"] and not os.path.exists(target)
     assert result["previous_active"] == "blue"
     assert result["backup_file"] == target + ".previous"
-    result, _ = run(target, FakeNginx(target), None)
+    result = run(target, FakeNginx(target), None)
     assert not result["changed"]
 
 
 def test_reload_false_only_writes_and_tests(target):
     write_initial(target)
     nginx = FakeNginx(target, running=False)
-    result, _ = run(target, nginx, desired("green"), reload=False)
+    result = run(target, nginx, desired("green"), reload=False)
     assert result["changed"] and not result["reloaded"]
     assert nginx.calls == ["dump"]
