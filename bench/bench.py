@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Zero-downtime benchmark: switching methods side by side, under the same load, in one run.
+
+    build/venv/bin/python bench/bench.py [--quick] [--results DIR] [--docs DIR]
+
+(``bash bench/run.sh`` sets up the venv and calls this; ``make bench`` calls that.)
+Everything listens on 127.0.0.1; every load loop is bounded in time and count and stops by itself.
+Raw data goes to bench/results/<stamp>/, the summary and plots to docs/benchmarks.md and docs/img/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import analyse  # noqa: E402
+import methods  # noqa: E402
+import servers  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+
+# Load per client kind: requests per second (all its connections together) and connections.
+# Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
+LOAD = {"new": (300, 4), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
+
+FULL = {"module": 100, "symlink": 100, "template": 10, "playbooks": 6, "haproxy": 100, "dns": 5}
+QUICK = {"module": 12, "symlink": 12, "template": 3, "playbooks": 2, "haproxy": 12, "dns": 2}
+GAP_S = 0.35          # steady traffic between two switches
+WARMUP_S = 1.0
+TAIL_S = 0.6
+PHASE_LIMIT_S = 240   # hard bound of one phase's load processes
+
+
+def cpu_times():
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields), idle
+
+
+class Load:
+    """The three client kinds, one process each, against one port."""
+
+    def __init__(self, port, outdir, tag):
+        self.port = port
+        self.outdir = Path(outdir)
+        self.tag = tag
+        self.procs = {}
+        self.files = {}
+
+    def start(self):
+        for kind, (rate, conns) in LOAD.items():
+            out = self.outdir / f"{self.tag}-{kind}.csv"
+            self.files[kind] = str(out)
+            self.procs[kind] = subprocess.Popen(
+                [sys.executable, str(BENCH / "load_client.py"), "--kind", kind, "--port", str(self.port),
+                 "--rate", str(rate), "--conns", str(conns), "--max-seconds", str(PHASE_LIMIT_S), "--out", str(out)],
+            )
+        self.t_start = time.monotonic()
+        self.cpu_start = cpu_times()
+        return self
+
+    def stop(self):
+        self.t_stop = time.monotonic()
+        total, idle = cpu_times()
+        busy = (total - self.cpu_start[0]) - (idle - self.cpu_start[1])
+        self.cpu_busy = busy / max(1, total - self.cpu_start[0])
+        usage = {}
+        for kind, proc in self.procs.items():
+            proc.terminate()
+        for kind, proc in self.procs.items():
+            _pid, _status, rusage = os.wait4(proc.pid, 0)
+            proc.returncode = 0
+            usage[kind] = {"cpu_s": rusage.ru_utime + rusage.ru_stime}
+        self.usage = usage
+        for kind, path in self.files.items():
+            if not Path(path).exists():
+                raise RuntimeError(f"client {kind} wrote no records ({path})")
+
+
+class WorkerWatch(threading.Thread):
+    """Poll until every worker of the previous nginx generation has exited (every 5 ms, bounded)."""
+
+    def __init__(self, old_workers, timeout=40.0):
+        super().__init__(daemon=True)
+        self.old = set(old_workers)
+        self.timeout = timeout
+        self.t_gone = None
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if not any(servers.alive(pid) for pid in self.old):
+                self.t_gone = time.monotonic()
+                return
+            time.sleep(0.005)
+
+
+def other(colour):
+    return "green" if colour == "blue" else "blue"
+
+
+def run_phase(method, router, count, results, log):
+    """Set the router to blue, start the load, switch ``count`` times back and forth, stop the load."""
+    method.setup("blue")
+    if router is not None:
+        settle(router)
+    load = Load(router.port if router is not None else method.port, results, method.key).start()
+    time.sleep(WARMUP_S)
+    colour = "blue"
+    switches = []
+    for index in range(count):
+        target = other(colour)
+        watch = WorkerWatch(router.workers()) if router is not None else None
+        t_start = time.monotonic()
+        if watch:
+            watch.start()
+        tool = method.switch(target)
+        t_end = time.monotonic()
+        if watch:
+            watch.join()
+        switches.append({"i": index, "from": colour, "to": target, "t_start": t_start, "t_end": t_end,
+                         "t_gone": watch.t_gone if watch else None, "tool": tool})
+        if not tool.get("ok"):
+            log(f"  switch {index} {colour}->{target} FAILED: {tool.get('msg', '')[-600:]}")
+            break
+        colour = target
+        time.sleep(GAP_S)
+    time.sleep(TAIL_S)
+    load.stop()
+    log(f"  {method.label}: {len(switches)} switches, load {load.t_stop - load.t_start:.1f} s, "
+        f"CPU busy {load.cpu_busy:.0%}")
+    return {"key": method.key, "label": method.label, "router": "haproxy" if router is None else "nginx",
+            "load_files": load.files, "t_load_start": load.t_start, "t_load_stop": load.t_stop,
+            "switches": switches, "usage": load.usage, "cpu_busy": load.cpu_busy}
+
+
+def settle(lb):
+    """Reload so the freshly set up files are live, and wait for the previous workers to exit."""
+    old = lb.workers()
+    result = lb.reload()
+    if result.returncode != 0:
+        raise RuntimeError(f"nginx reload failed: {result.stderr}")
+    lb.wait_drained(old, timeout=30)
+    time.sleep(0.2)
+
+
+def broken_inputs(lb, method_list, log):
+    """The same typo through every approach: what each leaves behind."""
+    found = {}
+    for method in method_list:
+        method.setup("blue")
+        settle(lb)
+        info = method.broken("green")
+        served = []
+        for _index in range(5):
+            served.append(lb_colour(lb.port))
+        info["served_after"] = sorted(set(served))
+        found[method.key] = info
+        log(f"  broken input via {method.label}: {info}")
+    return found
+
+
+def lb_colour(port):
+    import http.client  # noqa: PLC0415 - only used here
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        return response.getheader("X-App-Color", f"status {response.status}")
+    except OSError as exc:
+        return f"error {type(exc).__name__}"
+    finally:
+        conn.close()
+
+
+def machine():
+    def first(cmd):
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError:
+            return "not installed"
+        return (proc.stdout + proc.stderr).strip().splitlines()[0] if (proc.stdout + proc.stderr).strip() else ""
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="ascii") as handle:
+        mem_kb = int(handle.readline().split()[1])
+    try:
+        with open("/etc/os-release", encoding="utf-8") as handle:
+            os_name = next(line.split("=", 1)[1].strip().strip('"') for line in handle
+                           if line.startswith("PRETTY_NAME="))
+    except (OSError, StopIteration):
+        os_name = "unknown"
+    import ansible  # noqa: PLC0415
+    from ansible.release import __version__ as ansible_core  # noqa: PLC0415
+
+    del ansible
+    return {
+        "os": os_name, "kernel": " ".join(os.uname()[2:3] + os.uname()[4:5]), "cpu": cpu,
+        "cores": os.cpu_count(), "memory_gib": round(mem_kb / 1048576, 1),
+        "nginx": first(["/usr/sbin/nginx", "-v"]), "haproxy": first(["haproxy", "-v"]),
+        "python": sys.version.split()[0], "ansible_core": ansible_core,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="zero-downtime benchmark")
+    parser.add_argument("--quick", action="store_true", help="a few switches per method (about 2 minutes)")
+    parser.add_argument("--results", default=str(BENCH / "results"))
+    parser.add_argument("--docs", default=str(REPO / "docs"))
+    parser.add_argument("--only", default="", help="comma-separated phases (module,symlink,template,playbooks,"
+                                                   "broken,haproxy,dns); default all")
+    parser.add_argument("--render", metavar="RESULTS_DIR", help="only analyse an earlier run's raw.json and rewrite the docs")
+    args = parser.parse_args(argv)
+    if args.render:
+        return render(json.loads((Path(args.render) / "raw.json").read_text()), Path(args.docs), print)
+    counts = QUICK if args.quick else FULL
+    only = set(filter(None, args.only.split(",")))
+    wanted = (lambda name: not only or name in only)  # noqa: E731
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    results = Path(args.results) / stamp
+    results.mkdir(parents=True, exist_ok=True)
+    log_file = open(results / "log.txt", "w", encoding="utf-8")  # noqa: SIM115
+
+    def log(message):
+        line = f"[{time.monotonic() - began:7.1f}s] {message}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+
+    began = time.monotonic()
+    command = "make bench-quick" if args.quick else "make bench"
+    run = {"started": stamp, "quick": args.quick, "command": command, "counts": counts, "load": LOAD,
+           "gap_s": GAP_S, "machine": machine(), "phases": [], "notes": []}
+    work = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
+    backends = servers.Backends(work / "backends")
+    lb = servers.LoadBalancer(work / "lb")
+    haproxy_router = None
+    try:
+        backends.start()
+        module = methods.NginxUpstreamModule(lb, backends)
+        module.setup("blue")
+        lb.start()
+        log(f"backends on {backends.ports}, nginx load balancer on 127.0.0.1:{lb.port}; work dir {work}")
+        nginx_methods = [
+            ("module", module),
+            ("symlink", methods.SymlinkSwap(lb, backends, work)),
+            ("template", methods.TemplatePlaybook(lb, backends, work)),
+        ]
+        playbooks_ready = all((REPO / "playbooks" / name).exists() for name in ("switch.yml", "rollback.yml"))
+        if playbooks_ready:
+            nginx_methods.append(("playbooks", methods.SwitchPlaybooks(lb, backends, work)))
+        else:
+            run["notes"].append("playbooks/switch.yml or rollback.yml missing: that part was not run")
+        for name, method in nginx_methods:
+            if not wanted(name):
+                continue
+            log(f"phase {name}: {counts[name]} switches")
+            run["phases"].append(run_phase(method, lb, counts[name], results, log))
+        if wanted("broken"):
+            log("broken input (the same typo through each approach)")
+            run["broken"] = broken_inputs(lb, [m for n, m in nginx_methods if n in ("module", "template", "symlink")],
+                                          log)
+        if wanted("haproxy"):
+            import haproxy_router as hap  # noqa: PLC0415
+
+            haproxy_router = hap.HAProxyRouter(work / "haproxy", backends)
+            status = haproxy_router.available()
+            if status:
+                run["notes"].append(status)
+                log(status)
+            else:
+                haproxy_router.start()
+                log(f"phase haproxy: {counts['haproxy']} switches")
+                run["phases"].append(run_phase(haproxy_router, None, counts["haproxy"], results, log))
+        if wanted("dns"):
+            import dns_peer  # noqa: PLC0415
+
+            log(f"DNS: amazon.aws.route53 vs route53_switch, {counts['dns']} shifts each")
+            run["dns"] = dns_peer.run(work / "dns", counts["dns"], log)
+    finally:
+        if haproxy_router is not None:
+            haproxy_router.stop()
+        lb.stop()
+        backends.stop()
+    run["elapsed_s"] = time.monotonic() - began
+    run["results_dir"] = str(results)
+    (results / "raw.json").write_text(json.dumps(run, indent=1, default=str))
+    log("analysing")
+    render(run, Path(args.docs), log)
+    shutil.rmtree(work, ignore_errors=True)
+    log_file.close()
+    return 0
+
+
+def render(run, docs, log):
+    """Analyse the raw run, write summary.json next to the raw data, and the docs page with its plots."""
+    import plots  # noqa: PLC0415
+    import report  # noqa: PLC0415
+
+    run["analysis"] = [analyse.analyse_phase(phase) for phase in run["phases"]]
+    summary = {k: v for k, v in run.items() if k != "phases"}
+    (Path(run["results_dir"]) / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    images = plots.draw(run, docs / "img")
+    (docs / "benchmarks.md").write_text(report.render(run, images))
+    log(f"wrote {docs / 'benchmarks.md'} and {len(images)} plots; raw data in {run['results_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
