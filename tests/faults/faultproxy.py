@@ -34,7 +34,7 @@ FAULTS = {
     "PriorRequestNotComplete": (400, "PriorRequestNotComplete",
                                 "The request was rejected because Route 53 was still processing a prior request."),
     "AccessDenied": (403, "AccessDenied",
-                     "User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: route53:GetChange"),
+                     "User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: route53:{operation}"),
 }
 
 
@@ -78,7 +78,8 @@ class FaultProxy:
                 action = proxy._next(operation)
                 if action is not None and action != "pending":
                     status, code, message = FAULTS[action]
-                    payload = ERROR_XML.format(code=code, message=message, request_id=uuid.uuid4()).encode()
+                    payload = ERROR_XML.format(code=code, message=message.format(operation=operation),
+                                               request_id=uuid.uuid4()).encode()
                     self._reply(status, {"Content-Type": "text/xml"}, payload)
                     return
                 status, headers, payload = proxy._forward(self.command, self.path, self.headers, body)
