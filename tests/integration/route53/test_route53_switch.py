@@ -334,3 +334,44 @@ def test_unreachable_endpoint_is_a_clear_error(run_module):
                                            "endpoint_url": f"http://127.0.0.1:{free_port()}", "access_key": "x",
                                            "secret_key": "y", "max_attempts": 1})
     assert result.failed and "endpoint_url" in result["msg"]
+
+
+def test_playbook_with_module_defaults_group(r53, run_playbook, tmp_path):
+    """As the `switch` role uses it: connection via the action group's module_defaults, result read back."""
+    zone_id = r53.zone()
+    playbook = tmp_path / "switch.yml"
+    playbook.write_text(f"""
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/switchyard.bluegreen.bluegreen:
+      endpoint_url: {r53.server.url}
+      access_key: {DUMMY_KEY}
+      secret_key: {DUMMY_SECRET}
+  tasks:
+    - switchyard.bluegreen.route53_switch:
+        zone: example.com
+        record: api.example.com
+        type: A
+        targets: {{blue: {{values: ["192.0.2.10"]}}, green: {{values: ["192.0.2.20"]}}}}
+        active: green
+      register: switched
+    - switchyard.bluegreen.route53_switch_info:
+        zone: example.com
+        record: api.example.com
+        type: A
+      register: dns
+    - ansible.builtin.assert:
+        that:
+          - switched is changed
+          - dns.active == 'green'
+          - dns.weights.blue == 0
+          - dns.weights.green == 100
+""")
+    proc = run_playbook(playbook, inventory="localhost,", args=["--diff"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok=3" in proc.stdout and "changed=1" in proc.stdout
+    assert '"weight": 100' in proc.stdout  # the diff of the record sets was shown
+    assert weights_in(r53, zone_id) == {"blue": 0, "green": 100}
+    assert DUMMY_SECRET not in proc.stdout
