@@ -375,3 +375,17 @@ def test_playbook_with_module_defaults_group(r53, run_playbook, tmp_path):
     assert '"weight": 100' in proc.stdout  # the diff of the record sets was shown
     assert weights_in(r53, zone_id) == {"blue": 0, "green": 100}
     assert DUMMY_SECRET not in proc.stdout
+
+
+def test_wildcard_aaaa_simple_record(r53, run_module):
+    zone_id = r53.zone()
+    targets = {"blue": {"values": ["2001:db8::10"]}, "green": {"values": ["2001:DB8:0:0::20"]}}
+    common = {"record": "*.example.com", "type": "AAAA", "routing": "simple", "targets": targets}
+    first = run_module("route53_switch", args(r53, active="blue", **common))
+    assert first["changed"] and not first.failed, first
+    second = run_module("route53_switch", args(r53, active="green", **common))
+    assert second["changed"] and second["previous_active"] == "blue"
+    [record] = r53.sets(zone_id, "*.example.com", "AAAA") or r53.sets(zone_id, "\\052.example.com", "AAAA")
+    assert record["ResourceRecords"] == [{"Value": "2001:db8::20"}]
+    again = run_module("route53_switch", args(r53, active="green", **common))
+    assert again["changed"] is False, again
