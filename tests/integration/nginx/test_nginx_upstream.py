@@ -233,16 +233,21 @@ def test_a_held_lock_blocks_the_switch_until_released(lab: Lab):
     fcntl.flock(fd, fcntl.LOCK_EX)
     results = {}
     thread = threading.Thread(target=lambda: results.setdefault("r", lab.switch(active="green", preview=True)))
+    before = digest(lab.path)
     thread.start()
     try:
-        time.sleep(1.0)
+        time.sleep(1.5)
         assert thread.is_alive(), "the switch must wait for the lock"
         assert lab.live() == {"blue": 20}
+        assert digest(lab.path) == before
     finally:
+        released_at = time.time()
         os.close(fd)
     thread.join(timeout=30)
     assert not results["r"].failed, results["r"]
-    assert results["r"]["timings"]["lock_ms"] >= 500
+    # The file was written only after the lock was released (file times use the kernel's coarse
+    # clock, a few ms behind time.time(); the lock was held for 1.5 s).
+    assert os.stat(lab.path).st_mtime >= released_at - 0.02
     assert lab.live() == {"green": 20}
     # A lock that is never released fails after lock_timeout, with nothing changed.
     fd = os.open(lock_path, os.O_RDWR)
