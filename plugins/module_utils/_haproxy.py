@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -39,7 +38,11 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     UpstreamError,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     validate_name as _validate_name,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     validate_pools as _validate_pools,
 )
 
@@ -161,7 +164,9 @@ def haproxy_address(server):
 
 def _validate_traffic(pools, active, weights):
     if active is not None and weights is not None:
-        raise HaproxyError("active and weights are mutually exclusive: give one colour in active, or a split in weights")
+        raise HaproxyError(
+            "active and weights are mutually exclusive: give one colour in active, or a split in weights"
+        )
     if active is None and weights is None:
         raise HaproxyError("give either active (one colour) or weights (a split between colours)")
     if active is None:
@@ -189,7 +194,7 @@ def build_spec(params):
     weights = _validate_traffic(pools, active, params.get("weights"))
     old_state = params.get("old_state") or "drain"
     if old_state not in OLD_STATES:
-        raise HaproxyError("old_state={!r}: use drain or maint".format(old_state))
+        raise HaproxyError(f"old_state={old_state!r}: use drain or maint")
     balance = params.get("balance") or "roundrobin"
     if balance not in BALANCE_METHODS:
         raise HaproxyError("balance={!r}: use one of {}".format(balance, ", ".join(BALANCE_METHODS)))
@@ -249,7 +254,7 @@ def server_states(spec):
         for index, address in enumerate(servers, start=1):
             entry = {"colour": colour, "address": address}
             if colour in raw:
-                entry.update(state="ready", weight=max(1, int(round(raw[colour] * factor))))
+                entry.update(state="ready", weight=max(1, round(raw[colour] * factor)))
             else:
                 entry.update(state=spec["old_state"], weight=0)
             states[server_name(colour, index)] = entry
@@ -497,6 +502,16 @@ def runtime_view(rows):
     return {row["srv_name"]: effective_state(row) for row in rows}
 
 
+def runtime_colours(view, servers):
+    """Colours with at least one server taking traffic in ``view`` (``servers``: name -> {colour})."""
+    colours = []
+    for name, entry in view.items():
+        colour = servers.get(name, {}).get("colour") or name.rsplit("-", 1)[0]
+        if entry["state"] == "ready" and colour not in colours:
+            colours.append(colour)
+    return sorted(colours)
+
+
 def _same(desired, current):
     if desired["state"] != current["state"]:
         return False
@@ -688,6 +703,20 @@ def _runtime_text(view):
     return "".join(f"{name} {describe_state(entry)}\n" for name, entry in sorted((view or {}).items()))
 
 
+class _Attempt:
+    """What one change has done so far, so a failure can undo exactly that."""
+
+    def __init__(self, name, before, plan, state_before):
+        self.name = name
+        self.before = before
+        self.plan = plan
+        self.state_before = state_before
+        self.file_written = False
+        self.reload_sent = False
+        self.commands_sent = []
+        self.old_pid = None
+
+
 class BackendSwitch:
     """Apply the desired state of one managed backend to its file and to the running HAProxy."""
 
@@ -830,75 +859,83 @@ class BackendSwitch:
             result["diff"] = diffs
         return result
 
-    def _change(self, spec, name, state_file, before, plan, result):
+    def _change(self, spec, name, state_file, before, plan, result):  # noqa: PLR0917 - one internal caller
         """File first (validated, no reload), then the runtime; restore everything on failure."""
-        state_before = FileSnapshot.take(state_file) if state_file else None
-        file_written = False
-        reload_sent = False
-        commands_sent = []
-        old_pid = None
-        leaving = []
+        attempt = _Attempt(name, before, plan, FileSnapshot.take(state_file) if state_file else None)
         try:
-            if plan["new_text"] is not None:
-                if spec is None:
-                    os.unlink(self.path)
-                else:
-                    write_atomic(self.module, self.path, plan["new_text"].encode("utf-8"))
-                file_written = True
-                validate_start = self.clock()
-                try:
-                    self.haproxy.check(self.path if spec is not None else None)
-                finally:
-                    self.timings["validate_ms"] = _ms(validate_start)
+            self._write_and_check(spec, attempt)
             if plan["reload"]:
-                old_pid = self._worker_pid()
-                if state_file:
-                    # The new process must start from the file's state, not from an older runtime dump.
-                    write_atomic(self.module, state_file, b"1\n")
-                reload_start = self.clock()
-                reload_sent = True
-                self.haproxy.reload()
-                self._confirm_reload(name, spec, old_pid)
-                self.timings["reload_ms"] = _ms(reload_start)
-                result["reloaded"] = True
-                if spec is not None:
-                    # Converge anything a loaded state file or another run changed meanwhile.
-                    runtime = runtime_view(self._read_runtime(name))
-                    plan["commands"] = plan_commands(name, runtime, plan["desired"])
-                    result["runtime"] = runtime
-            elif plan["commands"]:
-                leaving = leaving_servers(plan["runtime"], plan["desired"])
-            if plan["commands"]:
-                switch_start = self.clock()
-                for command in plan["commands"]:
-                    self.api.command(command)
-                    commands_sent.append(command)
-                self.timings["switch_ms"] = _ms(switch_start)
-                result["commands"] = commands_sent
-            if self.apply:
-                rows_after = self._read_runtime(name)
-                result["runtime"] = runtime_view(rows_after) if rows_after is not None else None
-                if state_file and spec is not None:
-                    write_atomic(self.module, state_file,
-                                 state_file_text(self.api.execute(f"show servers state {name}")).encode())
-            if state_file and spec is None:
-                restore(self.module, FileSnapshot(state_file))
+                self._reload(spec, state_file, attempt, result)
+            leaving = [] if plan["reload"] else leaving_servers(plan["runtime"] or {}, plan["desired"] or {})
+            self._send(attempt, result)
+            self._persist_runtime(spec, name, state_file, result)
         except HaproxyCommandError as exc:
-            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
+            self._undo(attempt)
             raise SwitchError(
                 f"{exc}; {self.path} was restored and HAProxy keeps serving the colour that was live: "
                 + " | ".join(exc.lines),
                 haproxy_errors=exc.lines,
             ) from None
         except (SwitchError, RuntimeApiError) as exc:
-            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
-            raise SwitchError(f"{exc} ({self.path} was restored and traffic stays on the colour that was live)") from None
+            self._undo(attempt)
+            raise SwitchError(f"{exc} ({self.path} was restored; traffic stays on the colour that was live)") from None
         except Exception:
-            self._undo(name, before, file_written, state_before, reload_sent, commands_sent, plan)
+            self._undo(attempt)
             raise
-        if self.backup and before.exists and file_written:
+        if self.backup and before.exists and attempt.file_written:
             result["backup_file"] = keep_backup(self.module, before, self.backup_path)
-        return leaving, old_pid
+        return leaving, attempt.old_pid
+
+    def _write_and_check(self, spec, attempt):
+        new_text = attempt.plan["new_text"]
+        if new_text is None:
+            return
+        if spec is None:
+            os.unlink(self.path)
+        else:
+            write_atomic(self.module, self.path, new_text.encode("utf-8"))
+        attempt.file_written = True
+        validate_start = self.clock()
+        try:
+            self.haproxy.check(self.path if spec is not None else None)
+        finally:
+            self.timings["validate_ms"] = _ms(validate_start)
+
+    def _reload(self, spec, state_file, attempt, result):
+        attempt.old_pid = self._worker_pid()
+        if state_file:
+            # The new process must start from the file's state, not from an older runtime dump.
+            write_atomic(self.module, state_file, b"1\n")
+        reload_start = self.clock()
+        attempt.reload_sent = True
+        self.haproxy.reload()
+        self._confirm_reload(attempt.name, spec, attempt.old_pid)
+        self.timings["reload_ms"] = _ms(reload_start)
+        result["reloaded"] = True
+        if spec is not None:
+            # Converge anything a loaded state file or another run changed meanwhile.
+            runtime = runtime_view(self._read_runtime(attempt.name) or [])
+            attempt.plan["commands"] = plan_commands(attempt.name, runtime, attempt.plan["desired"])
+
+    def _send(self, attempt, result):
+        if not attempt.plan["commands"]:
+            return
+        switch_start = self.clock()
+        for command in attempt.plan["commands"]:
+            self.api.command(command)
+            attempt.commands_sent.append(command)
+        self.timings["switch_ms"] = _ms(switch_start)
+        result["commands"] = list(attempt.commands_sent)
+
+    def _persist_runtime(self, spec, name, state_file, result):
+        if self.apply:
+            rows_after = self._read_runtime(name)
+            result["runtime"] = runtime_view(rows_after) if rows_after is not None else None
+            if state_file and spec is not None:
+                answer = self.api.execute(f"show servers state {name}")
+                write_atomic(self.module, state_file, state_file_text(answer).encode())
+        if state_file and spec is None:
+            restore(self.module, FileSnapshot(state_file))
 
     def _worker_pid(self):
         try:
@@ -935,25 +972,26 @@ class BackendSwitch:
                                   f"after the reload: {problem}")
             self.sleep(0.05)
 
-    def _undo(self, name, before, file_written, state_before, reload_sent, commands_sent, plan):
-        if file_written:
-            restore(self.module, before)
-        if state_before is not None:
+    def _undo(self, attempt):
+        if attempt.file_written:
+            restore(self.module, attempt.before)
+        if attempt.state_before is not None:
             try:
-                restore(self.module, state_before)
+                restore(self.module, attempt.state_before)
             except OSError as exc:
-                self.warnings.append(f"could not restore the state file {state_before.path}: {exc}")
-        if reload_sent:
+                self.warnings.append(f"could not restore the state file {attempt.state_before.path}: {exc}")
+        if attempt.reload_sent:
             try:
                 self.haproxy.reload()
             except HaproxyCommandError as exc:
                 self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
-        if commands_sent and plan["runtime"] is not None:
+        previous = attempt.plan["runtime"]
+        if attempt.commands_sent and previous is not None:
             # Put every server back as it was, in the safe order again (the live colour first).
             try:
-                runtime = runtime_view(self.api.servers_state(name) or [])
-                previous = {server: plan["runtime"][server] for server in runtime if server in plan["runtime"]}
-                for command in plan_commands(name, {k: runtime[k] for k in previous}, previous):
+                runtime = runtime_view(self.api.servers_state(attempt.name) or [])
+                known = {server: previous[server] for server in runtime if server in previous}
+                for command in plan_commands(attempt.name, {server: runtime[server] for server in known}, known):
                     self.api.command(command)
             except RuntimeApiError as exc:
                 self.warnings.append(f"could not put the runtime state back: {exc}")

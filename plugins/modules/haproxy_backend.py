@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -370,6 +369,19 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy impo
 )
 
 
+def _check_numbers(module, params):
+    for option in ("reload_timeout", "drain_timeout", "lock_timeout"):
+        if params[option] < 0:
+            module.fail_json(msg=f"{option}={params[option]}: use a number of seconds >= 0")
+    if params["socket_timeout"] <= 0:
+        module.fail_json(msg=f"socket_timeout={params['socket_timeout']}: use a number of seconds > 0")
+    if params["reload_command"] is not None and not params["reload_command"]:
+        module.fail_json(msg="reload_command must not be empty: give an argument list like "
+                             "[systemctl, reload, haproxy]")
+    if not params["haproxy_config"]:
+        module.fail_json(msg="haproxy_config must list at least HAProxy's main configuration file")
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -410,15 +422,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    for option in ("reload_timeout", "drain_timeout", "lock_timeout"):
-        if params[option] < 0:
-            module.fail_json(msg=f"{option}={params[option]}: use a number of seconds >= 0")
-    if params["socket_timeout"] <= 0:
-        module.fail_json(msg=f"socket_timeout={params['socket_timeout']}: use a number of seconds > 0")
-    if params["reload_command"] is not None and not params["reload_command"]:
-        module.fail_json(msg="reload_command must not be empty: give an argument list like [systemctl, reload, haproxy]")
-    if not params["haproxy_config"]:
-        module.fail_json(msg="haproxy_config must list at least HAProxy's main configuration file")
+    _check_numbers(module, params)
     try:
         validate_name(params["name"], "name")
         state_file = params["state_file"]
