@@ -257,3 +257,56 @@ def test_missing_credentials_message():
     from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
 
     assert "access_key" in _aws.describe_error(NoCredentialsError())
+
+
+RRSETS_XML = (f'<?xml version="1.0"?><ListResourceRecordSetsResponse xmlns="{NS}"><ResourceRecordSets>'
+              + "".join(f"<ResourceRecordSet><Name>api.example.com.</Name><Type>A</Type>"
+                        f"<SetIdentifier>{colour}</SetIdentifier><Weight>{weight}</Weight><TTL>60</TTL>"
+                        f"<ResourceRecords><ResourceRecord><Value>{value}</Value></ResourceRecord></ResourceRecords>"
+                        "</ResourceRecordSet>"
+                        for colour, weight, value in (("blue", 100, "192.0.2.10"), ("green", 0, "192.0.2.20")))
+              + "</ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems>"
+              "</ListResourceRecordSetsResponse>")
+
+
+def change_xml(root, status):
+    return (f'<?xml version="1.0"?><{root} xmlns="{NS}"><ChangeInfo><Id>/change/C9</Id><Status>{status}</Status>'
+            f"<SubmittedAt>2026-01-01T12:00:00Z</SubmittedAt></ChangeInfo></{root}>")
+
+
+class FakeRoute53:
+    """A tiny Route53 behind botocore's retry loop: the change call is refused `busy` times first."""
+
+    def __init__(self, client, busy):
+        self.busy, self.sent = busy, []
+        client.meta.events.register("before-send", self.answer)
+
+    def answer(self, request, **kwargs):
+        path = request.url.split("2013-04-01", 1)[1]
+        self.sent.append((request.method, path.split("?")[0]))
+        if path.startswith("/hostedzonesbyname"):
+            body = ZONES_XML
+        elif path.startswith(f"/hostedzone/{ZONE_ID}/rrset") and request.method == "GET":
+            body = RRSETS_XML
+        elif path.startswith(f"/hostedzone/{ZONE_ID}/rrset"):
+            if self.busy:
+                self.busy -= 1
+                return AWSResponse(request.url, 400, {}, _Raw(error_xml("PriorRequestNotComplete").encode()))
+            body = change_xml("ChangeResourceRecordSetsResponse", "PENDING")
+        else:
+            body = change_xml("GetChangeResponse", "INSYNC")
+        return AWSResponse(request.url, 200, {}, _Raw(body.encode()))
+
+
+def test_whole_switch_survives_prior_request_not_complete(no_backoff_sleep):
+    client = make_client(max_attempts=5)
+    counter = _aws.ApiCallCounter().attach(client)
+    fake = FakeRoute53(client, busy=2)
+    result = _route53.switch(client, PARAMS, wait_delay=0.01)
+    assert result["status"] == "INSYNC" and result["weights"] == {"blue": 0, "green": 100}
+    posts = [p for m, p in fake.sent if m == "POST"]
+    assert len(posts) == 3  # one batch, sent three times: refused twice, then accepted whole
+    summary = counter.summary()
+    assert summary["by_operation"] == {"ChangeResourceRecordSets": 1, "GetChange": 1,
+                                       "ListHostedZonesByName": 1, "ListResourceRecordSets": 1}
+    assert summary["total"] == 4 and summary["http_requests"] == 6
