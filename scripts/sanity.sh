@@ -6,7 +6,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$repo/build/venv}
-dest=$repo/build/sanity/ansible_collections/switchyard/bluegreen
+# SANITY_ROOT lets parallel runs use private copies.
+dest=${SANITY_ROOT:-$repo/build/sanity}/ansible_collections/switchyard/bluegreen
 rm -rf "$dest"
 mkdir -p "$dest"
 (cd "$repo" && git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -c 2>/dev/null) \
