@@ -44,7 +44,7 @@ def junit_counts(paths: list[Path]) -> tuple[int, int, int]:
     for path in paths:
         if not path.exists():
             continue
-        root = ET.parse(path).getroot()
+        root = ET.parse(path).getroot()  # noqa: S314 (our own pytest's output)
         suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
         for suite in suites:
             tests = int(suite.get("tests", 0))
@@ -206,7 +206,8 @@ def main(argv: list[str]) -> int:
             return 2
     print("\nlayer                          passed  failed skipped   seconds  result")
     for r in results:
-        print(f"{r.name:<30} {r.passed:>6} {r.failed:>7} {r.skipped:>7} {r.seconds:>9.1f}  {'ok' if r.ok else 'FAILED'}")
+        verdict = "ok" if r.ok else "FAILED"
+        print(f"{r.name:<30} {r.passed:>6} {r.failed:>7} {r.skipped:>7} {r.seconds:>9.1f}  {verdict}")
     total_passed = sum(r.passed for r in results)
     total_failed = sum(r.failed for r in results)
     total_skipped = sum(r.skipped for r in results)

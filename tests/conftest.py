@@ -53,7 +53,7 @@ class ModuleResult(dict):
         return bool(self.get("failed"))
 
 
-def execute_module(name: str, args: dict, check_mode: bool = False, diff: bool = False,
+def execute_module(name: str, args: dict, *, check_mode: bool = False, diff: bool = False,
                    env: dict | None = None, timeout: float = 120) -> ModuleResult:
     """Run plugins/modules/<name>.py in a new interpreter and return its parsed result."""
     payload = dict(args)
@@ -82,7 +82,7 @@ def run_module():
     return execute_module
 
 
-def execute_playbook(playbook: str | Path, inventory: str | Path | None = None, extra_vars: dict | None = None,
+def execute_playbook(playbook: str | Path, *, inventory: str | Path | None = None, extra_vars: dict | None = None,
                      args: list[str] | None = None, env: dict | None = None, timeout: float = 600):
     """Run ansible-playbook; returns the CompletedProcess (stdout+stderr text)."""
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook)]

@@ -65,13 +65,13 @@ class ColourBackend:
                 if with_body:
                     self.wfile.write(body)
 
-            def do_GET(self):  # noqa: N802 (http.server naming)
+            def do_GET(self):
                 self._answer(True)
 
-            def do_HEAD(self):  # noqa: N802
+            def do_HEAD(self):
                 self._answer(False)
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
