@@ -534,7 +534,7 @@ def pools_mismatch(rows, desired):
         address = entry["address"]
         if address.startswith("unix:"):
             continue
-        host, _, port = address.rpartition(":")
+        host, _sep, port = address.rpartition(":")
         if row.get("srv_port") != port:
             problems.append(f"server {name} runs on port {row.get('srv_port')}, pools say {address}")
             continue

@@ -25,7 +25,7 @@ description:
     sessions.
   - The module never starts HAProxy; with O(apply=true) it fails when the admin socket does not answer.
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup

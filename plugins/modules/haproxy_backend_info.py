@@ -18,7 +18,7 @@ description:
   - Give O(path) for one file, O(name) for one backend in O(conf_dir), or neither to list every managed file in
     O(conf_dir). A missing or unreadable admin socket is reported in C(runtime_error), not a failure.
 author:
-  - Switchyard maintainers
+  - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
