@@ -104,8 +104,11 @@ with_sampler() {
     rm -f "$stop" "$out"
     "$PY" "$REPO/demo/measure_overlap.py" --url "$LB_URL" --stop-file "$stop" --out "$out" --max-seconds 900 &
     pid=$!
+    # A failing step exits the script: stop the sampler with it.
+    trap "touch '$stop'" EXIT
     "$@"
     touch "$stop"
+    trap - EXIT
     wait "$pid" || true
     OVERLAPS+=("$name: $("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(
         "%(requests)d requests, %(errors)d errors, answers %(answers)s, both colours served for %(overlap_ms).0f ms"

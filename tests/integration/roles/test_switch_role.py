@@ -1,0 +1,163 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nginx and switch roles against a real nginx and real colour backends on loopback.
+
+The roles run through ansible-playbook with connection local: the nginx role on an nginx
+the "user already runs" (nginx_install: false), then the switch role. Traffic is read
+back through nginx's live listener, so each test sees what a client would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import execute_playbook
+from tests.lib.backends import ColourBackend
+from tests.lib.nginx import LoopbackNginx
+from tests.lib.ports import free_port
+
+PLAYBOOK = """\
+- name: Front and switch on a loopback nginx
+  hosts: bluegreen_lb
+  gather_facts: false
+  tasks:
+    - name: Converge the front
+      ansible.builtin.include_role:
+        name: switchyard.bluegreen.nginx
+      when: run_front | default(true) | bool
+    - name: Switch
+      ansible.builtin.include_role:
+        name: switchyard.bluegreen.switch
+      when: run_switch | default(true) | bool
+    - name: Show the result
+      ansible.builtin.debug:
+        msg: "RESULT {{ switch_result | default({}) | to_json }}"
+      when: run_switch | default(true) | bool
+"""
+
+
+class Sandbox:
+    def __init__(self, tmp_path: Path):
+        self.nginx = LoopbackNginx(tmp_path / "nginx")
+        self.blue = ColourBackend("blue", "1.0.0").start()
+        self.green = ColourBackend("green", "2.0.0").start()
+        self.live_port = free_port()
+        self.preview_port = free_port()
+        self.playbook = tmp_path / "play.yml"
+        self.playbook.write_text(PLAYBOOK)
+        self.inventory = tmp_path / "inventory.json"
+        self.inventory.write_text(json.dumps({"all": {"children": {"bluegreen_lb": {"hosts": {"localhost": {
+            "ansible_connection": "local",
+            "bluegreen_address": "127.0.0.1",
+            "bluegreen_app_name": "shop",
+            "bluegreen_pools": {"blue": [self.blue.address], "green": [self.green.address]},
+            "bluegreen_lb_port": self.live_port,
+            "bluegreen_preview_port": self.preview_port,
+            "nginx_install": False,
+            "nginx_binary": "/usr/sbin/nginx",
+            "nginx_conf": str(self.nginx.main_conf),
+            "nginx_config_dir": str(self.nginx.conf_d),
+            "nginx_listen_address": "127.0.0.1",
+            "switch_nginx_binary": "/usr/sbin/nginx",
+            "switch_nginx_conf": str(self.nginx.main_conf),
+            "switch_nginx_config_dir": str(self.nginx.conf_d),
+            "switch_verify_requests": 20,
+        }}}}}}))
+        self.nginx.start()
+
+    @property
+    def upstream_file(self) -> Path:
+        return self.nginx.conf_d / "bluegreen_shop.conf"
+
+    def play(self, *args: str, **extra_vars):
+        return execute_playbook(self.playbook, inventory=self.inventory, extra_vars=extra_vars, args=list(args))
+
+    def colours(self, port: int | None = None, count: int = 20) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _ in range(count):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port or self.live_port}/", timeout=5) as response:
+                colour = response.headers["X-App-Color"]
+                assert response.headers["X-Bluegreen-Color"] == colour
+            counts[colour] = counts.get(colour, 0) + 1
+        return counts
+
+    def close(self) -> None:
+        self.nginx.stop()
+        self.blue.stop()
+        self.green.stop()
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    box = Sandbox(tmp_path)
+    yield box
+    box.close()
+
+
+def result_of(proc) -> dict:
+    match = re.search(r'"msg": "RESULT (\{.*\})"', proc.stdout)
+    assert match, proc.stdout[-3000:]
+    return json.loads(match.group(1).replace('\\"', '"'))
+
+
+def recap_changed(proc) -> int:
+    return int(re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", proc.stdout).group(1))
+
+
+def test_front_then_switch_moves_all_traffic_and_repeats_as_no_op(sandbox):
+    proc = sandbox.play(run_switch=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sandbox.colours() == {"blue": 20}
+    assert sandbox.colours(sandbox.preview_port, 5) == {"green": 5}
+
+    proc = sandbox.play()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    result = result_of(proc)
+    assert result["switched"] is True
+    assert (result["live"], result["previous"]) == ("green", "blue")
+    assert "green=20" in result["verification"]
+    assert sandbox.colours() == {"green": 20}
+    assert sandbox.colours(sandbox.preview_port, 5) == {"blue": 5}
+
+    # Asking for the colour that is live already changes nothing, front included.
+    proc = sandbox.play(bluegreen_target_color="green")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert result_of(proc)["switched"] is False
+    assert recap_changed(proc) == 0
+    assert sandbox.colours() == {"green": 20}
+
+
+def test_unhealthy_target_is_refused_and_traffic_stays(sandbox):
+    assert sandbox.play(run_switch=False).returncode == 0
+    before = sandbox.upstream_file.read_bytes()
+    sandbox.green.behaviour.status = 503
+    proc = sandbox.play(run_front=False)
+    assert proc.returncode != 0
+    assert "green is not healthy, traffic stays on blue" in proc.stdout
+    assert sandbox.upstream_file.read_bytes() == before
+    assert sandbox.colours() == {"blue": 20}
+
+
+def test_failed_verification_switches_back(sandbox):
+    assert sandbox.play(run_switch=False).returncode == 0
+    # The "public endpoint" answers from blue only, so the verification of green must fail.
+    proc = sandbox.play(run_front=False, switch_verify_urls=[sandbox.blue.url + "/"])
+    assert proc.returncode != 0
+    assert "Verification of green" in proc.stdout
+    assert "Traffic was switched back to blue" in proc.stdout
+    assert sandbox.colours() == {"blue": 20}
+    assert '"active":"blue"' in sandbox.upstream_file.read_text()
+
+
+def test_check_mode_changes_nothing(sandbox):
+    assert sandbox.play(run_switch=False).returncode == 0
+    before = sandbox.upstream_file.read_bytes()
+    proc = sandbox.play("--check", run_front=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sandbox.upstream_file.read_bytes() == before
+    assert sandbox.colours() == {"blue": 20}
