@@ -329,7 +329,7 @@ def mounts():
 # --------------------------------------------------------------------------- moto behind a fault proxy
 
 DUMMY_KEY = "testing-key-id"
-DUMMY_SECRET = "testing-secret-value"
+DUMMY_SECRET = "testing-secret-value"  # noqa: S105 - moto accepts any credentials
 
 
 class MotoServer:

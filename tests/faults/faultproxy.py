@@ -38,20 +38,21 @@ FAULTS = {
 }
 
 
+OPERATIONS = (
+    ("POST", re.compile(r"/hostedzone/[^/]+/rrset$"), "ChangeResourceRecordSets"),
+    ("GET", re.compile(r"/hostedzone/[^/]+/rrset$"), "ListResourceRecordSets"),
+    ("GET", re.compile(r"/change/[^/]+$"), "GetChange"),
+    ("GET", re.compile(r"/hostedzonesbyname$"), "ListHostedZonesByName"),
+    ("GET", re.compile(r"/hostedzone/[^/]+$"), "GetHostedZone"),
+    ("GET", re.compile(r"/hostedzone$"), "ListHostedZones"),
+)
+
+
 def operation_of(method: str, path: str) -> str:
     path = urlsplit(path).path.rstrip("/")
-    if method == "POST" and re.search(r"/hostedzone/[^/]+/rrset$", path):
-        return "ChangeResourceRecordSets"
-    if method == "GET" and re.search(r"/hostedzone/[^/]+/rrset$", path):
-        return "ListResourceRecordSets"
-    if method == "GET" and re.search(r"/change/[^/]+$", path):
-        return "GetChange"
-    if method == "GET" and path.endswith("/hostedzonesbyname"):
-        return "ListHostedZonesByName"
-    if method == "GET" and re.search(r"/hostedzone/[^/]+$", path):
-        return "GetHostedZone"
-    if method == "GET" and path.endswith("/hostedzone"):
-        return "ListHostedZones"
+    for verb, pattern, name in OPERATIONS:
+        if method == verb and pattern.search(path):
+            return name
     return f"{method} {path}"
 
 

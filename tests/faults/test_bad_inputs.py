@@ -382,13 +382,13 @@ def role_play(role: str, cases: list, out: Path) -> list:
                 {"name": "Include the role with one bad variable",
                  "ansible.builtin.include_role": {"name": f"switchyard.bluegreen.{role}"}, "vars": role_vars},
                 {"name": "Record that the role ran", "ansible.builtin.set_fact": {
-                    "case_results": "{{ case_results + [{'case': %d, 'failed': false, 'msg': ''}] }}" % index}},
+                    "case_results": f"{{{{ case_results + [{{'case': {index}, 'failed': false, 'msg': ''}}] }}}}"}},
             ],
             "rescue": [
                 {"name": "Record the failure", "ansible.builtin.set_fact": {
-                    "case_results": "{{ case_results + [{'case': %d, 'failed': true, "
+                    "case_results": f"{{{{ case_results + [{{'case': {index}, 'failed': true, "
                                     "'task': ansible_failed_task.name | default(''), "
-                                    "'msg': ansible_failed_result.msg | default('')}] }}" % index}},
+                                    "'msg': ansible_failed_result.msg | default('')}] }}"}},
             ],
         })
     tasks.append({"name": "Write the results", "ansible.builtin.copy": {
@@ -419,12 +419,12 @@ def role_results(tmp_path_factory):
 
 
 @pytest.mark.skipif(not ROLE_CASES, reason="no role has a parsable meta/argument_specs.yml yet")
-@pytest.mark.parametrize("role,variable,why,value", ROLE_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}".replace(" ", "_") for c in ROLE_CASES])
-def test_role_argument_spec(role, variable, why, value, role_results, fault_log):
+@pytest.mark.parametrize("case", ROLE_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}".replace(" ", "_") for c in ROLE_CASES])
+def test_role_argument_spec(case, role_results, fault_log):
+    role, variable, why, value = case
     fault_log.set(f"bad input: role {role}", f"{variable}: {why}",
                   "fails naming the variable (argument spec validation or the role's own guard)")
-    index = [case for case in ROLE_CASES if case[0] == role].index((role, variable, why, value))
+    index = [other for other in ROLE_CASES if other[0] == role].index(case)
     result = next(r for r in role_results(role) if r["case"] == index)
     fault_log.runs = 1
     fault_log.measured["msg"] = (result.get("msg") or "")[:500]

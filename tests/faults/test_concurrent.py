@@ -16,6 +16,7 @@ import json
 
 import pytest
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import split_file
 from tests.lib.backends import ColourBackend
 
 from .conftest import (
@@ -27,7 +28,6 @@ from .conftest import (
     start_module,
     wait_for_single_generation,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import split_file
 
 
 def state_key(active, weights):
@@ -128,7 +128,8 @@ def run_rounds(lab, fault_log, requests_for_round, initial_args) -> None:
 
 def test_two_switches_at_once_three_colours(lab, red, fault_log):
     """blue is live; green and red are requested at the same moment: both apply in some order."""
-    fault_log.set("nginx_upstream: concurrent runs", f"2 switches (to green, to red) released together, {ROUNDS} rounds",
+    fault_log.set("nginx_upstream: concurrent runs",
+                  f"2 switches (to green, to red) released together, {ROUNDS} rounds",
                   "serialised; final state one of the requested; metadata records the true previous colour")
     lab.backends["red"] = red
     run_rounds(lab, fault_log, lambda _round: [{"active": "green"}, {"active": "red"}], {"active": "blue"})
@@ -136,7 +137,8 @@ def test_two_switches_at_once_three_colours(lab, red, fault_log):
 
 def test_two_identical_switches_at_once(lab, fault_log):
     """Both ask for green: exactly one changes (previous blue), the other finds green and changes nothing."""
-    fault_log.set("nginx_upstream: concurrent runs", f"2 identical switches (to green) released together, {ROUNDS} rounds",
+    fault_log.set("nginx_upstream: concurrent runs",
+                  f"2 identical switches (to green) released together, {ROUNDS} rounds",
                   "exactly one run changes, previous_active=blue; the other changed=false")
     bad = []
     for round_no in range(ROUNDS):
@@ -145,7 +147,8 @@ def test_two_identical_switches_at_once(lab, fault_log):
         results = release_together(lab, [{"active": "green"}, {"active": "green"}])
         changed = [r for r in results if r.get("changed")]
         if any(r.get("failed") for r in results) or len(changed) != 1 or changed[0]["previous_active"] != "blue":
-            bad.append(f"round {round_no}: {[(r.get('changed'), r.get('previous_active'), r.get('msg')) for r in results]}")
+            seen = [(r.get("changed"), r.get("previous_active"), r.get("msg")) for r in results]
+            bad.append(f"round {round_no}: {seen}")
         metadata = split_file(lab.path.read_text())[0]
         if (metadata["active"], metadata["previous_active"]) != ("green", "blue"):
             bad.append(f"round {round_no}: metadata {json.dumps(metadata)}")

@@ -14,10 +14,10 @@ from __future__ import annotations
 import threading
 import time
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
 from tests.lib.nginx import LoopbackNginx
 
 from .conftest import UPSTREAM, wait_for_single_generation
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
 
 LONG_REQUEST_S = 2.0
 
@@ -68,9 +68,11 @@ def test_long_request_spans_switch_and_drain_waits_for_it(lab, fault_log):
     long_request.join()
     lab.backends["blue"].behaviour.delay_s = 0
     fault_log.runs = 1
-    fault_log.measured.update({"status": long_request.status, "colour": long_request.colour,
-                               "drained": result.get("drained"), "drain_ms": (result.get("timings") or {}).get("drain_ms"),
-                               "response_ended_before_module_returned": (long_request.finished_at or 1e18) <= returned_at})
+    fault_log.measured.update({
+        "status": long_request.status, "colour": long_request.colour, "drained": result.get("drained"),
+        "drain_ms": (result.get("timings") or {}).get("drain_ms"),
+        "response_ended_before_module_returned": (long_request.finished_at or 1e18) <= returned_at,
+    })
     assert not result.failed, result
     assert long_request.error is None, long_request.error
     assert (long_request.status, long_request.colour) == (200, "blue")

@@ -74,12 +74,48 @@ def run_to_end(lab, target: str) -> tuple[float, float]:
     return time.monotonic() - start, json.loads(stdout)["timings"]["total_ms"] / 1000
 
 
+def kill_once(lab, target: str, delay: float) -> tuple[str, str, bytes | None]:
+    """Start a switch to ``target``, SIGKILL its process group after ``delay`` s; (phase, file state, file bytes)."""
+    wait_for_single_generation(lab.nginx)
+    old = lab.file_bytes()
+    workers_before = lab.nginx.worker_pids()
+    leftovers_before = set(temp_leftovers(lab))
+    proc = start_module("nginx_upstream")
+    proc.stdin.write(module_payload(lab.args(active=target)))
+    proc.stdin.close()
+    time.sleep(delay)
+    killed = proc.poll() is None
+    if killed:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()
+    # A reload signal sent just before the kill still takes effect: give nginx time to act on it.
+    time.sleep(0.2)
+    data = lab.file_bytes()
+    state = file_state(data, old, target)
+    if not killed:
+        phase = PHASE_DONE
+    elif set(temp_leftovers(lab)) - leftovers_before:
+        phase = PHASE_DURING_WRITE
+    elif state == "old":
+        phase = PHASE_BEFORE_WRITE
+    elif lab.nginx.worker_pids() - workers_before:
+        phase = PHASE_AFTER_RELOAD
+    else:
+        phase = PHASE_AFTER_WRITE
+    return phase, state, data
+
+
 def test_sigkill_at_random_points_of_a_switch(lab, fault_log):
     fault_log.set("nginx_upstream: process killed", f"SIGKILL of the switching process group at a random delay, "
                   f"{KILLS} times, client on new connections throughout",
                   "nginx -t passes; file old or new (never partial); re-run converges; no 5xx")
     rng = random.Random(int(os.environ.get("SWITCHYARD_FAULT_SEED", "20261127")))
     traffic = TrafficClient(lab.nginx.ports[UPSTREAM]).start()
+    phases: dict[str, int] = {}
+    problems: list[str] = []
+    unconverged_after_write: list[int] = []
     try:
         # Typical duration of a whole switch, process start to exit (the kill window).
         samples = [run_to_end(lab, colour) for colour in ("green", "blue", "green", "blue", "green", "blue")]
@@ -87,72 +123,36 @@ def test_sigkill_at_random_points_of_a_switch(lab, fault_log):
         work = sorted(work for _wall, work in samples)[len(samples) // 2]
         fault_log.measured["typical_switch_s"] = round(typical, 3)
         fault_log.measured["typical_work_s"] = round(work, 3)
-        phases: dict[str, int] = {}
-        problems: list[str] = []
-        unconverged_after_write: list[int] = []
         for round_no in range(KILLS):
-            wait_for_single_generation(lab.nginx)
-            old = lab.file_bytes()
-            current = split_file(old.decode())[0]["active"]
-            target = "green" if current == "blue" else "blue"
-            workers_before = lab.nginx.worker_pids()
-            leftovers_before = set(temp_leftovers(lab))
+            target = "green" if split_file(lab.path.read_text())[0]["active"] == "blue" else "blue"
             # Half of the kills anywhere in [0, typical], half inside the module's own work
             # (lock, write, nginx -T, reload, drain), which is the short tail of the process's life.
-            if round_no % 2:
-                delay = rng.uniform(max(0.0, typical - work - 0.03), typical)
-            else:
-                delay = rng.uniform(0, typical)
-            proc = start_module("nginx_upstream")
-            proc.stdin.write(module_payload(lab.args(active=target)))
-            proc.stdin.close()
-            time.sleep(delay)
-            killed = proc.poll() is None
-            if killed:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            proc.stdout.close()
-            proc.stderr.close()
-            # A reload signal sent just before the kill still takes effect: give nginx time to act on it.
-            time.sleep(0.2)
-
-            data = lab.file_bytes()
-            state = file_state(data, old, target)
-            reloaded = bool(lab.nginx.worker_pids() - workers_before)
-            new_leftovers = set(temp_leftovers(lab)) - leftovers_before
-            if not killed:
-                phase = PHASE_DONE
-            elif new_leftovers:
-                phase = PHASE_DURING_WRITE
-            elif state == "old":
-                phase = PHASE_BEFORE_WRITE
-            elif reloaded:
-                phase = PHASE_AFTER_RELOAD
-            else:
-                phase = PHASE_AFTER_WRITE
+            low = max(0.0, typical - work - 0.03) if round_no % 2 else 0.0
+            phase, state, data = kill_once(lab, target, rng.uniform(low, typical))
             phases[phase] = phases.get(phase, 0) + 1
-
+            where = f"round {round_no} ({phase})"
             check = lab.nginx.test_config()
             if check.returncode != 0:
-                problems.append(f"round {round_no} ({phase}): nginx -t failed: {check.stderr}")
+                problems.append(f"{where}: nginx -t failed: {check.stderr}")
             if state == "other":
-                problems.append(f"round {round_no} ({phase}): managed file is neither old nor new: {data!r}")
+                problems.append(f"{where}: managed file is neither old nor new: {data!r}")
 
             # The operator's recovery: run the same switch again.
             again = lab.switch(active=target)
+            fault_log.runs += 1
             if again.failed:
-                problems.append(f"round {round_no} ({phase}): re-run failed: {again.get('msg')}")
+                problems.append(f"{where}: re-run failed: {again.get('msg')}")
                 continue
             wait_for_single_generation(lab.nginx)
             live = lab.live(6)
-            if live != {target: 6}:
-                if phase == PHASE_AFTER_WRITE:
-                    # Known defect, shown deterministically by
-                    # test_rerun_after_kill_between_write_and_reload_reloads (xfail until fixed).
-                    unconverged_after_write.append(round_no)
-                else:
-                    problems.append(f"round {round_no} ({phase}): after the re-run traffic is {live}, not {target}")
-            fault_log.runs += 1
+            if live == {target: 6}:
+                continue
+            if phase == PHASE_AFTER_WRITE:
+                # Known defect, shown deterministically by
+                # test_rerun_after_kill_between_write_and_reload_reloads (xfail until fixed).
+                unconverged_after_write.append(round_no)
+            else:
+                problems.append(f"{where}: after the re-run traffic is {live}, not {target}")
     finally:
         summary = traffic.stop()
     fault_log.measured.update({

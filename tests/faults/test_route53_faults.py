@@ -78,7 +78,8 @@ def test_burst_within_bound_is_retried(zone, fault_log, code, retry_mode):
 @pytest.mark.parametrize("code", ["Throttling", "PriorRequestNotComplete"])
 def test_burst_beyond_bound_fails_clearly_and_changes_nothing(zone, fault_log, code):
     max_attempts = 2
-    fault_log.set("route53_switch: API faults", f"endless {code} on ChangeResourceRecordSets, max_attempts={max_attempts}",
+    fault_log.set("route53_switch: API faults",
+                  f"endless {code} on ChangeResourceRecordSets, max_attempts={max_attempts}",
                   "fails after exactly max_attempts requests, message names the error, the attempts and the fix; "
                   "no DNS change")
     before = zone.record_sets()
