@@ -38,12 +38,13 @@ REPO = BENCH.parent
 # Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
 LOAD = {"new": (300, 4), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
 
-FULL = {"module": 100, "symlink": 100, "template": 10, "playbooks": 6, "haproxy": 100, "dns": 5}
-QUICK = {"module": 12, "symlink": 12, "template": 3, "playbooks": 2, "haproxy": 12, "dns": 2}
+FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 100, "dns": 3}
+QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1}
 GAP_S = 0.35          # steady traffic between two switches
 WARMUP_S = 1.0
 TAIL_S = 0.6
-PHASE_LIMIT_S = 240   # hard bound of one phase's load processes
+PHASE_LIMIT_S = 1500  # hard bound of one phase's load processes (they are stopped as soon as it ends)
+COMMAND_LIMIT_S = 300  # one switch command (ansible-playbook) at most
 
 
 def cpu_times():
@@ -69,7 +70,8 @@ class Load:
             self.files[kind] = str(out)
             self.procs[kind] = subprocess.Popen(
                 [sys.executable, str(BENCH / "load_client.py"), "--kind", kind, "--port", str(self.port),
-                 "--rate", str(rate), "--conns", str(conns), "--max-seconds", str(PHASE_LIMIT_S), "--out", str(out)],
+                 "--rate", str(rate), "--conns", str(conns), "--max-seconds", str(PHASE_LIMIT_S),
+                 "--max-requests", str(int(rate * PHASE_LIMIT_S)), "--out", str(out)],
             )
         self.t_start = time.monotonic()
         self.cpu_start = cpu_times()
@@ -94,17 +96,24 @@ class Load:
 
 
 class WorkerWatch(threading.Thread):
-    """Poll until every worker of the previous nginx generation has exited (every 5 ms, bounded)."""
+    """Poll until every worker of the previous nginx generation has exited (every 5 ms).
+
+    Bounded: it gives up ``timeout`` seconds after the switch command returned (``done()``), or
+    after COMMAND_LIMIT_S in any case.
+    """
 
     def __init__(self, old_workers, timeout=40.0):
         super().__init__(daemon=True)
         self.old = set(old_workers)
         self.timeout = timeout
         self.t_gone = None
+        self.deadline = time.monotonic() + COMMAND_LIMIT_S + timeout
+
+    def done(self):
+        self.deadline = min(self.deadline, time.monotonic() + self.timeout)
 
     def run(self):
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < self.deadline:
             if not any(servers.alive(pid) for pid in self.old):
                 self.t_gone = time.monotonic()
                 return
@@ -133,6 +142,7 @@ def run_phase(method, router, count, results, log):
         tool = method.switch(target)
         t_end = time.monotonic()
         if watch:
+            watch.done()
             watch.join()
         switches.append({"i": index, "from": colour, "to": target, "t_start": t_start, "t_end": t_end,
                          "t_gone": watch.t_gone if watch else None, "tool": tool})

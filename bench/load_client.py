@@ -16,8 +16,8 @@ Kinds:
 
 Every request becomes one CSV row ``t_send,t_done,colour,status,error,retried`` with times from
 ``time.monotonic()`` (CLOCK_MONOTONIC, shared by every process on the machine, so the rows line up
-with the switch events the driver records). The process stops on SIGTERM/SIGINT or after
-``--max-seconds`` and then writes the file.
+with the switch events the driver records). The process stops on SIGTERM/SIGINT, after
+``--max-seconds`` or after ``--max-requests`` and then writes the file.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class Connection:
         return status, colour, keep_open
 
 
-async def client_loop(kind, host, port, interval, stop, rows):
+async def client_loop(kind, host, port, interval, stop, rows, max_requests):
     payload_close = f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
     payload_keep = f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     conn = Connection(host, port)
@@ -155,6 +155,8 @@ async def client_loop(kind, host, port, interval, stop, rows):
             error = classify(exc)
             conn.close()
         rows.append((t_send, time.monotonic(), colour, status, error, retried))
+        if len(rows) >= max_requests:
+            stop.set()
     conn.close()
 
 
@@ -166,7 +168,7 @@ async def run(args):
     loop.call_later(args.max_seconds, stop.set)
     rows = []
     interval = args.conns / args.rate
-    tasks = [asyncio.create_task(client_loop(args.kind, args.host, args.port, interval, stop, rows))
+    tasks = [asyncio.create_task(client_loop(args.kind, args.host, args.port, interval, stop, rows, args.max_requests))
              for _index in range(args.conns)]
     await asyncio.gather(*tasks)
     return rows
@@ -180,6 +182,7 @@ def main(argv=None):
     parser.add_argument("--rate", type=float, default=400, help="requests per second, all connections together")
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--max-requests", type=int, default=500000, help="stop after this many requests")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.host.split(".")[0] != "127" and args.host != "localhost":

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Zero-downtime benchmark: `make bench` runs `bash bench/run.sh`, `make bench-quick` adds --quick.
+# Works from a fresh clone on its own too: it creates build/venv when missing, installs the
+# pinned requirements-bench.txt into it (only when that file changed), links the collection
+# into build/collections and runs bench/bench.py, which writes docs/benchmarks.md and
+# docs/img/bench-*.png (raw data: bench/results/<UTC stamp>/).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${VENV:-$repo/build/venv}
+cd "$repo"
+
+if [ ! -x "$venv/bin/python" ]; then
+    bash scripts/system-deps.sh
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -r requirements-test.txt
+fi
+stamp="$venv/.bench-requirements"
+if ! cmp -s requirements-bench.txt "$stamp"; then
+    echo "[bench] installing requirements-bench.txt into $venv"
+    "$venv/bin/python" -m pip install -q -r requirements-bench.txt
+    cp requirements-bench.txt "$stamp"
+fi
+
+link="$repo/build/collections/ansible_collections/switchyard/bluegreen"
+mkdir -p "$(dirname "$link")"
+[ -L "$link" ] || ln -sfn "$repo" "$link"
+export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
+export PATH="$venv/bin:$PATH"
+
+# The benchmark bounds every phase itself; this is only the outer safety net.
+limit=1800
+case " $* " in *" --quick "*) limit=600 ;; esac
+exec timeout --kill-after=30 "$limit" "$venv/bin/python" bench/bench.py "$@"
