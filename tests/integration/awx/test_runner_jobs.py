@@ -1,0 +1,217 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The deploy, switch, rollback and status playbooks as AWX jobs (ansible-runner).
+
+Each test launches a playbook the way an AWX job template with a survey would: project =
+this checkout, inventory = the lab's, extra vars = the survey's answers. It checks the
+job's status and rc, the recorded events, the set_stats artifacts a workflow would pass
+on, and the traffic a client sees through the lab's nginx afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import execute_playbook
+from tests.integration.awx.conftest import SurveyError
+
+FRONT = """\
+- name: Converge the nginx front (what deploy.yml does first)
+  hosts: bluegreen_lb
+  gather_facts: false
+  roles:
+    - switchyard.bluegreen.nginx
+"""
+
+
+def front(lab) -> None:
+    """The nginx role on the lab's nginx: live listener on blue, preview on green."""
+    playbook = lab.tmp / "front.yml"
+    playbook.write_text(FRONT)
+    proc = execute_playbook(playbook, inventory=lab.inventory)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert lab.colours() == {"blue": 20}
+
+
+def active_colour(path: Path) -> str | None:
+    """The live colour named in the managed upstream file's metadata line."""
+    for line in path.read_text().splitlines():
+        if line.startswith("# switchyard.bluegreen.nginx_upstream: "):
+            return json.loads(line.split(": ", 1)[1])["active"]
+    return None
+
+
+class BreakWhenLive:
+    """Make a colour answer 500 as soon as the router sends it live traffic.
+
+    Models a release that passes its health check and smoke test but breaks under
+    real traffic: only the verification after the switch can catch it.
+    """
+
+    def __init__(self, lab, colour: str):
+        self.lab = lab
+        self.backend = lab.green if colour == "green" else lab.blue
+        self.colour = colour
+        self.stop = threading.Event()
+        self.broke = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.005):
+            try:
+                live = active_colour(self.lab.upstream_file)
+            except (OSError, ValueError):
+                continue
+            if live == self.colour:
+                self.backend.behaviour.status = 500
+                self.broke.set()
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_deploy_of_the_live_release_is_a_successful_noop_job(lab):
+    lab.record("blue", "1.0.0")
+    # Survey answers: version and artifact are text, the toggles multiple choice (strings).
+    job = lab.launch("bluegreen | deploy", {
+        "bluegreen_version": "1.0.0",
+        "bluegreen_artifact": "/srv/releases/shop-1.0.0.tar.gz",
+        "bluegreen_auto_rollback": "true",
+        "bluegreen_retire": "false",
+    })
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert job.failed_tasks() == []
+    assert job.artifacts["bluegreen_live_color"] == "blue"
+    assert job.artifacts["bluegreen_version"] == "1.0.0"
+    assert job.artifacts["bluegreen_switched"] is False
+    assert job.artifacts["bluegreen_previous_color"] is None
+    assert job.artifacts["bluegreen_verification"] == "not run"
+    assert "Nothing deployed: blue already runs 1.0.0" in job.stdout
+    # The deploy converged the front (live listener on blue) and switched nothing.
+    assert lab.colours() == {"blue": 20}
+    assert lab.colours(lab.preview_port, 5) == {"green": 5}
+    assert active_colour(lab.upstream_file) == "blue"
+
+
+def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
+    """The 'bluegreen | switch with approvals' workflow, node by node.
+
+    status-before -> (approved) switch -> keep-new-colour denied -> rollback -> status-after.
+    As in AWX, each node gets the workflow's survey answers plus the set_stats artifacts
+    of the nodes before it as extra vars.
+    """
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    carried = {"bluegreen_auto_rollback": "true"}  # the workflow survey's answer
+
+    before = lab.launch("bluegreen | status", workflow_vars=carried)
+    assert (before.status, before.rc) == ("successful", 0), before.stdout[-3000:]
+    assert before.artifacts["bluegreen_live_color"] == "blue"
+    assert before.artifacts["bluegreen_status"]["blue"]["live_on"] == 1
+    # status changes nothing.
+    assert not any(e["event_data"].get("res", {}).get("changed") for e in before.events if e["event"] == "runner_on_ok")
+    carried.update(before.artifacts)
+
+    switch = lab.launch("bluegreen | switch", workflow_vars=carried)
+    assert (switch.status, switch.rc) == ("successful", 0), switch.stdout[-3000:]
+    stats = switch.artifacts
+    assert (stats["bluegreen_live_color"], stats["bluegreen_previous_color"]) == ("green", "blue")
+    assert stats["bluegreen_version"] == "2.0.0"
+    assert stats["bluegreen_switched"] is True
+    assert stats["bluegreen_switched_at"].startswith("20")
+    assert float(stats["bluegreen_switch_duration_s"]) > 0
+    assert "green=20" in stats["bluegreen_verification"]
+    assert {"Smoke-test the target colour", "Switch to the target colour",
+            "Publish the result for AWX workflows"} <= set(switch.task_names())
+    assert lab.colours() == {"green": 20}
+    carried.update(switch.artifacts)
+
+    # keep-new-colour is denied (or times out): the failure path runs the rollback node.
+    rollback = lab.launch("bluegreen | rollback", workflow_vars=carried)
+    assert (rollback.status, rollback.rc) == ("successful", 0), rollback.stdout[-3000:]
+    assert rollback.artifacts["bluegreen_live_color"] == "blue"
+    assert rollback.artifacts["bluegreen_previous_color"] == "green"
+    assert rollback.artifacts["bluegreen_switched"] is True
+    # rollback skips the smoke test: only a liveness probe, the switch and a short verification.
+    assert "Smoke-test the target colour" not in rollback.task_names()
+    assert "blue=10" in rollback.artifacts["bluegreen_verification"]
+    assert lab.colours() == {"blue": 20}
+    carried.update(rollback.artifacts)
+
+    after = lab.launch("bluegreen | status", workflow_vars=carried)
+    assert (after.status, after.rc) == ("successful", 0), after.stdout[-3000:]
+    assert (after.artifacts["bluegreen_live_color"], after.artifacts["bluegreen_previous_color"]) == ("blue", "green")
+    colours = after.artifacts["bluegreen_status"]
+    assert colours["blue"]["live_on"] == 1 and colours["green"]["live_on"] == 0
+    assert colours["green"]["versions"] == ["2.0.0"] and colours["blue"]["versions"] == ["1.0.0"]
+    assert colours["green"]["healthy"] == 1 and colours["blue"]["healthy"] == 1
+
+
+def test_failed_verification_fails_the_job_with_the_reason_and_traffic_returns(lab):
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    with BreakWhenLive(lab, "green") as breaker:
+        job = lab.launch("bluegreen | switch", {"bluegreen_target_color": "green", "bluegreen_auto_rollback": "true"})
+    assert breaker.broke.is_set(), "the switch never sent traffic to green"
+    assert job.status == "failed" and job.rc != 0
+    messages = job.failure_messages()
+    assert len(messages) == 1, messages
+    assert "Verification of green" in messages[0] and "FAILED" in messages[0]
+    assert "Traffic was switched back to blue" in messages[0]
+    # The failed play never reached set_stats: a workflow's failure path gets no stats.
+    assert job.artifacts == {}
+    assert active_colour(lab.upstream_file) == "blue"
+    assert lab.colours() == {"blue": 20}
+
+
+def test_failed_verification_with_auto_rollback_off_leaves_the_target_live(lab):
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    with BreakWhenLive(lab, "green"):
+        job = lab.launch("bluegreen | switch", {"bluegreen_target_color": "green", "bluegreen_auto_rollback": "false"})
+    assert job.status == "failed" and job.rc != 0
+    messages = job.failure_messages()
+    assert len(messages) == 1 and "Traffic was left on green" in messages[0], messages
+    assert active_colour(lab.upstream_file) == "green"
+
+
+def test_unhealthy_target_is_refused_before_any_switch(lab):
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    before = lab.upstream_file.read_bytes()
+    lab.green.behaviour.status = 503
+    job = lab.launch("bluegreen | switch", {"bluegreen_target_color": "green"})
+    assert job.status == "failed" and job.rc != 0
+    messages = job.failure_messages()
+    assert any("FAILED, no switch was made" in m or "not healthy" in m for m in messages), messages
+    assert lab.upstream_file.read_bytes() == before
+    assert lab.colours() == {"blue": 20}
+
+
+def test_a_colour_outside_the_survey_fails_before_anything_changes(lab):
+    """AWX refuses a choice outside the survey; a run without AWX (extra vars by hand) is refused by the role."""
+    with pytest.raises(SurveyError, match="purple"):
+        lab.launch("bluegreen | switch", {"bluegreen_target_color": "purple"})
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    before = lab.upstream_file.read_bytes()
+    job = lab.run("playbooks/switch.yml", {"bluegreen_target_color": "purple"})
+    assert job.status == "failed" and job.rc != 0
+    assert any("purple" in m for m in job.failure_messages()), job.failure_messages()
+    assert lab.upstream_file.read_bytes() == before
+    assert lab.colours() == {"blue": 20}
