@@ -96,6 +96,11 @@ def fault_log(request):
         report = call or reports.get("setup")
         longrepr = getattr(report, "longrepr", None)
         skip_reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    failure = None
+    if outcome in ("failed", "xfailed", "error") and call is not None:
+        # The assertion line of the failure, for the report.
+        lines = [line for line in call.longreprtext.splitlines() if line.startswith("E ")]
+        failure = " ".join(line[1:].strip() for line in lines[:3])[:600] or None
     line = {
         "nodeid": log.nodeid,
         "category": log.category,
@@ -105,6 +110,8 @@ def fault_log(request):
         "measured": log.measured,
         "outcome": outcome,
         "skip_reason": skip_reason,
+        "xfail_reason": getattr(call, "wasxfail", None) or None,
+        "failure": failure,
         "seconds": round(time.monotonic() - start, 2),
         "full": FULL,
         "reproduce": f"build/venv/bin/pytest '{log.nodeid}'",
