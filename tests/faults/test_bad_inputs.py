@@ -165,6 +165,10 @@ CASES = [
     Case("haproxy_backend", {"haproxy_config": []}, "haproxy_config", "empty haproxy_config"),
     Case("haproxy_backend", {"active": "green", "haproxy_binary": "/nonexistent/sbin/haproxy"}, "haproxy_binary",
          "binary does not exist", bug=HAPROXY_MISSING_PROGRAM_BUG),
+    # haproxy_backend_info
+    Case("haproxy_backend_info", {"path": "/tmp/x.cfg"}, "path", "name and path together"),
+    Case("haproxy_backend_info", {"name": "shop;evil"}, "name", "bad name"),
+    Case("haproxy_backend_info", {"name": DROP, "conf_dir": "/nonexistent/conf.d"}, "conf_dir", "not a directory"),
 ]
 
 
@@ -237,7 +241,9 @@ class HaproxyEnv:
         first = run_module_process("haproxy_backend", self.base("haproxy_backend"))
         assert not first.failed, first
 
-    def base(self, _module: str) -> dict:
+    def base(self, module: str) -> dict:
+        if module == "haproxy_backend_info":
+            return {"name": "shop", "conf_dir": str(self.conf_d), "runtime": False}
         return {"name": "shop", "pools": BG, "active": "blue", "path": str(self.path), "state_file": "",
                 "apply": False, "haproxy_binary": HAPROXY, "haproxy_config": [str(self.main), str(self.conf_d)]}
 
@@ -255,6 +261,7 @@ def envs(tmp_path_factory, moto_server):
     made["nginx_upstream_info"] = made["nginx_upstream"]
     made["route53_switch_info"] = made["route53_switch"]
     made["haproxy_backend"] = HaproxyEnv(tmp_path_factory.mktemp("bad-haproxy")) if Path(HAPROXY).exists() else None
+    made["haproxy_backend_info"] = made["haproxy_backend"]
     yield made
     lab.nginx.stop()
     blue.stop()
@@ -266,7 +273,8 @@ def test_catalogue_size():
     assert len(CASES) >= 40
     assert len({case.id for case in CASES}) == len(CASES)
     assert {case.module for case in CASES} >= {"nginx_upstream", "nginx_upstream_info", "route53_switch",
-                                              "route53_switch_info", "http_check", "haproxy_backend"}
+                                              "route53_switch_info", "http_check", "haproxy_backend",
+                                              "haproxy_backend_info"}
 
 
 @pytest.mark.parametrize("case", [
