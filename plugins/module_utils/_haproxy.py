@@ -550,6 +550,17 @@ def pools_mismatch(rows, desired):
     return problems
 
 
+RELOAD_SETTINGS = ("balance", "health_check_path", "server_options", "state_file")
+
+
+def settings_changed(old_metadata, spec):
+    """Backend settings that only a reload brings into the running HAProxy (the traffic state is not one)."""
+    if not old_metadata:
+        return []
+    return [f"{key} changed ({old_metadata.get(key)!r} -> {spec[key]!r})"
+            for key in RELOAD_SETTINGS if old_metadata.get(key) != spec[key]]
+
+
 def drift_between(runtime, persisted):
     """Differences between the running state and the persisted (file) state, one sentence each."""
     drift = []
@@ -593,6 +604,19 @@ def plan_commands(backend, runtime, desired):
         elif current["state"] != "maint":
             leave_cmds.append(f"set server {target} state maint")
     return raise_cmds + lower_cmds + leave_cmds
+
+
+def colours_without_healthy_server(runtime, desired):
+    """Colours that must take traffic but whose servers all report health 'down' (maint servers are not checked)."""
+    verdict = {}
+    for name, entry in desired.items():
+        if entry["state"] != "ready":
+            continue
+        current = runtime[name]
+        # A server in maint is not checked: its health is unknown, which does not block.
+        healthy = current["state"] == "maint" or current.get("health") != "down"
+        verdict[entry["colour"]] = verdict.get(entry["colour"], False) or healthy
+    return sorted(colour for colour, ok in verdict.items() if not ok)
 
 
 def leaving_servers(runtime, desired):
@@ -788,10 +812,17 @@ class BackendSwitch:
             plan["reload"] = True
             plan["reasons"] = [f"the running HAProxy has no backend {name}"]
         else:
-            plan["reasons"] = pools_mismatch(rows, plan["desired"])
+            plan["reasons"] = pools_mismatch(rows, plan["desired"]) + settings_changed(old_metadata, spec)
             plan["reload"] = bool(plan["reasons"])
         if not plan["reload"]:
             plan["commands"] = plan_commands(name, plan["runtime"], plan["desired"])
+            unhealthy = colours_without_healthy_server(plan["runtime"], plan["desired"])
+            if plan["commands"] and unhealthy:
+                raise SwitchError(
+                    "refusing to switch: HAProxy's health checks report every server of {} down, so the switch "
+                    "would answer 503; traffic stays where it is. Fix the servers (or their health check) and "
+                    "run again".format(", ".join(unhealthy))
+                )
         return plan
 
     # -- the run --

@@ -18,7 +18,9 @@ description:
     is what a later reload or restart loads, and in a server-state file of this backend (O(state_file)). The file is
     rewritten without a reload and checked with C(haproxy -c) first; it is restored on any failure.
   - A reload (O(reload_command)) happens only when the pools differ from what the running HAProxy has (new backend,
-    servers added, removed or moved). The module waits until a new worker answers with the new servers.
+    servers added, removed or moved), or when O(balance), O(health_check_path), O(server_options) or O(state_file)
+    changed. The module waits until a new worker answers with the new servers. A colour switch never reloads.
+  - A switch to a colour whose servers all fail their health checks is refused, so traffic stays where it is.
   - Drift, a running state that differs from the file (someone used the socket by hand), is reported in C(drift)
     and converged to the requested state.
   - After a switch the module waits up to O(drain_timeout) until the servers that left the rotation have no current

@@ -339,3 +339,42 @@ def test_info_shows_persisted_and_running_state(lab: Lab):
     assert list(listed["backends"]) == [BACKEND]
     files_only = lab.info(runtime=False)
     assert "runtime" not in files_only["backends"][BACKEND]
+
+
+def test_refuses_a_colour_whose_servers_are_all_down(lab: Lab):
+    fast_checks = {"health_check_path": "/healthz", "server_options": {"inter": "100ms", "fall": 1, "rise": 1}}
+    with_checks = lab.switch(active="blue", **fast_checks)
+    assert with_checks["reloaded"], with_checks  # checks are configuration: the module reloads to load them
+    assert with_checks["reload_reasons"][0].startswith("health_check_path changed (None -> '/healthz')")
+    lab.backends["green"].behaviour.status = 503
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = lab.info()["backends"][BACKEND]
+        if info["runtime"]["green-1"]["health"] == "down":
+            break
+        time.sleep(0.1)
+    assert info["runtime"]["green-1"]["health"] == "down", info
+    before = digest(lab.path)
+    result = lab.switch(active="green", **fast_checks)
+    assert result.failed
+    assert "every server of green down" in result["msg"]
+    assert digest(lab.path) == before
+    assert lab.live() == {"blue": 20}
+    lab.backends["green"].behaviour.status = 200
+
+
+def test_absent_removes_an_unused_backend_with_a_reload(lab: Lab):
+    other = lab.haproxy.conf_d / "bluegreen_other.cfg"
+    state = lab.haproxy.state_dir / "other.state"
+    created = lab.switch(name="other", path=str(other), state_file=str(state), active="green")
+    assert not created.failed, created
+    assert created["reloaded"] and created["reload_reasons"] == ["the running HAProxy has no backend other"]
+    assert "other" in lab.haproxy.api("show servers state other")
+    removed = lab.switch(name="other", path=str(other), state_file=str(state), state="absent", pools=None)
+    assert not removed.failed, removed
+    assert removed["changed"] and removed["reloaded"] and removed["previous_active"] == "green"
+    assert not other.exists() and not state.exists()
+    assert "Can't find backend" in lab.haproxy.api("show servers state other")
+    assert lab.live() == {"blue": 20}
+    again = lab.switch(name="other", path=str(other), state_file=str(state), state="absent", pools=None)
+    assert not again.failed and not again["changed"], again

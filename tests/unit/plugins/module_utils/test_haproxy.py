@@ -273,3 +273,22 @@ def test_runtime_api_round_trip(tmp_path):
                                  "set server shop/nope state ready"]
     finally:
         fake.close()
+
+
+def test_settings_that_need_a_reload():
+    old = {"balance": "roundrobin", "health_check_path": None, "server_options": {}, "state_file": None}
+    assert hx.settings_changed(old, spec(state_file=None)) == []
+    assert hx.settings_changed(old, spec(state_file=None, balance="leastconn")) == [
+        "balance changed ('roundrobin' -> 'leastconn')"]
+    assert hx.settings_changed(None, spec()) == []
+
+
+def test_a_colour_whose_servers_are_all_down_is_reported():
+    desired = hx.server_states(spec(active="green"))
+    runtime = {"blue-1": {"state": "ready", "weight": 1, "health": "up"},
+               "green-1": {"state": "drain", "weight": 0, "health": "down"}}
+    assert hx.colours_without_healthy_server(runtime, desired) == ["green"]
+    runtime["green-1"]["health"] = "up"
+    assert hx.colours_without_healthy_server(runtime, desired) == []
+    runtime["green-1"] = {"state": "maint", "weight": 1, "health": "down"}  # not checked in maint: unknown
+    assert hx.colours_without_healthy_server(runtime, desired) == []
