@@ -11,6 +11,7 @@
 #   scripts/demo.sh          run the demo (recreates the sandbox; re-runnable)
 #   scripts/demo.sh down     remove the sandbox containers
 #   scripts/demo.sh status   run playbooks/status.yml against the sandbox
+#   scripts/demo.sh bench N  N rounds of deploy/rollback/switch on the sandbox, with medians
 #
 # `make demo` calls this after creating build/venv, the collection symlink and the images.
 set -euo pipefail
@@ -102,7 +103,8 @@ with_sampler() {
     shift
     local stop="$WORK/sampler.stop" out="$WORK/sampler-$(echo "$name" | tr -c 'A-Za-z0-9.\n' '_').json" pid
     rm -f "$stop" "$out"
-    "$PY" "$REPO/demo/measure_overlap.py" --url "$LB_URL" --stop-file "$stop" --out "$out" --max-seconds 900 &
+    "$PY" "$REPO/demo/measure_overlap.py" --url "$LB_URL" --stop-file "$stop" --out "$out" --max-seconds 900 \
+        --threads 2 --interval-ms 10 &
     pid=$!
     # A failing step exits the script: stop the sampler with it.
     trap "touch '$stop'" EXIT
@@ -168,6 +170,46 @@ demo() {
     echo "   The sandbox is still up. Tear it down with: scripts/demo.sh down"
 }
 
+# bench N: on the running sandbox, N rounds of deploy (a new version each round), rollback
+# and switch, with the overlap sampler; prints each duration and the medians.
+bench() {
+    preflight
+    local rounds=${1:-3} i version
+    podman container exists "$PREFIX-lb" || die "no sandbox: run scripts/demo.sh first"
+    mkdir -p "$WORK/logs" "$WORK/artifacts"
+    : >"$WORK/bench.tsv"
+    for i in $(seq 1 "$rounds"); do
+        version=3.$i.$(date +%s)
+        package "$version"
+        for step in deploy rollback switch; do
+            local start end
+            start=$(date +%s.%N)
+            case $step in
+                # shellcheck disable=SC2046
+                deploy) with_sampler "bench $step $i" run_step "bench $step $i" deploy.yml $(deploy_args "$version") ;;
+                rollback) with_sampler "bench $step $i" run_step "bench $step $i" rollback.yml ;;
+                switch) with_sampler "bench $step $i" run_step "bench $step $i" switch.yml ;;
+            esac
+            end=$(date +%s.%N)
+            printf '%s\t%s\t%s\n' "$step" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')" \
+                "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["overlap_ms"])' \
+                    "$WORK/sampler-$(echo "bench $step $i" | tr -c 'A-Za-z0-9.\n' '_').json")" >>"$WORK/bench.tsv"
+        done
+    done
+    log "Bench: $rounds rounds (wall seconds, and ms during which both colours answered)"
+    "$PY" - "$WORK/bench.tsv" <<'PYEOF'
+import statistics, sys
+rows = [line.split("\t") for line in open(sys.argv[1]).read().split("\n") if line]
+for step in ("deploy", "rollback", "switch"):
+    walls = [float(r[1]) for r in rows if r[0] == step]
+    overlaps = [float(r[2]) for r in rows if r[0] == step]
+    print("   %-9s wall s: %s  median %.1f | both colours ms: %s  median %.0f" % (
+        step, " ".join("%.1f" % w for w in walls), statistics.median(walls),
+        " ".join("%.0f" % o for o in overlaps), statistics.median(overlaps)))
+PYEOF
+    printf '   %s\n' "${OVERLAPS[@]}"
+}
+
 case "${1:-up}" in
     up | demo) demo ;;
     down) down; echo "demo sandbox removed" ;;
@@ -175,5 +217,6 @@ case "${1:-up}" in
         preflight
         "$VENV/bin/ansible-playbook" -i "$INVENTORY" "$REPO/playbooks/status.yml" | sed -n '/Show the status/,/^$/p'
         ;;
-    *) die "usage: $0 [up|down|status]" ;;
+    bench) bench "${2:-3}" ;;
+    *) die "usage: $0 [up|down|status|bench [ROUNDS]]" ;;
 esac
