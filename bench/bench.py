@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,18 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import analyse  # noqa: E402
-import methods  # noqa: E402
-import servers  # noqa: E402
+import analyse
+import methods
+import servers
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
 # Load per client kind: requests per second (all its connections together) and connections.
 # Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
-LOAD = {"new": (300, 4), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
+LOAD = {"new": (300, 8), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
 
-FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 100, "dns": 3}
+FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 40, "dns": 3}
 QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1}
 GAP_S = 0.35          # steady traffic between two switches
 WARMUP_S = 1.0
@@ -83,7 +84,7 @@ class Load:
         busy = (total - self.cpu_start[0]) - (idle - self.cpu_start[1])
         self.cpu_busy = busy / max(1, total - self.cpu_start[0])
         usage = {}
-        for kind, proc in self.procs.items():
+        for proc in self.procs.values():
             proc.terminate()
         for kind, proc in self.procs.items():
             _pid, _status, rusage = os.wait4(proc.pid, 0)
@@ -93,6 +94,12 @@ class Load:
         for kind, path in self.files.items():
             if not Path(path).exists():
                 raise RuntimeError(f"client {kind} wrote no records ({path})")
+
+    def kill(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 class WorkerWatch(threading.Thread):
@@ -130,6 +137,21 @@ def run_phase(method, router, count, results, log):
     if router is not None:
         settle(router)
     load = Load(router.port if router is not None else method.port, results, method.key).start()
+    try:
+        switches = switch_under_load(method, router, count, log)
+    except BaseException:
+        load.kill()
+        raise
+    time.sleep(TAIL_S)
+    load.stop()
+    log(f"  {method.label}: {len(switches)} switches, load {load.t_stop - load.t_start:.1f} s, "
+        f"CPU busy {load.cpu_busy:.0%}")
+    return {"key": method.key, "label": method.label, "router": "haproxy" if router is None else "nginx",
+            "load_files": load.files, "t_load_start": load.t_start, "t_load_stop": load.t_stop,
+            "switches": switches, "usage": load.usage, "cpu_busy": load.cpu_busy}
+
+
+def switch_under_load(method, router, count, log):
     time.sleep(WARMUP_S)
     colour = "blue"
     switches = []
@@ -151,13 +173,7 @@ def run_phase(method, router, count, results, log):
             break
         colour = target
         time.sleep(GAP_S)
-    time.sleep(TAIL_S)
-    load.stop()
-    log(f"  {method.label}: {len(switches)} switches, load {load.t_stop - load.t_start:.1f} s, "
-        f"CPU busy {load.cpu_busy:.0%}")
-    return {"key": method.key, "label": method.label, "router": "haproxy" if router is None else "nginx",
-            "load_files": load.files, "t_load_start": load.t_start, "t_load_stop": load.t_stop,
-            "switches": switches, "usage": load.usage, "cpu_busy": load.cpu_busy}
+    return switches
 
 
 def settle(lb):
@@ -231,8 +247,13 @@ def machine():
         "os": os_name, "kernel": " ".join(os.uname()[2:3] + os.uname()[4:5]), "cpu": cpu,
         "cores": os.cpu_count(), "memory_gib": round(mem_kb / 1048576, 1),
         "nginx": first(["/usr/sbin/nginx", "-v"]), "haproxy": first(["haproxy", "-v"]),
-        "python": sys.version.split()[0], "ansible_core": ansible_core,
+        "python": sys.version.split()[0], "ansible_core": ansible_core, "loadavg": loadavg(),
     }
+
+
+def loadavg():
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return " ".join(handle.read().split()[:3])
 
 
 def main(argv=None):
@@ -242,13 +263,17 @@ def main(argv=None):
     parser.add_argument("--docs", default=str(REPO / "docs"))
     parser.add_argument("--only", default="", help="comma-separated phases (module,symlink,template,playbooks,"
                                                    "broken,haproxy,dns); default all")
-    parser.add_argument("--render", metavar="RESULTS_DIR", help="only analyse an earlier run's raw.json and rewrite the docs")
+    parser.add_argument("--render", metavar="RESULTS_DIR",
+                        help="only analyse an earlier run's raw.json and rewrite the docs")
     args = parser.parse_args(argv)
     if args.render:
         return render(json.loads((Path(args.render) / "raw.json").read_text()), Path(args.docs), print)
     counts = QUICK if args.quick else FULL
     only = set(filter(None, args.only.split(",")))
-    wanted = (lambda name: not only or name in only)  # noqa: E731
+
+    def wanted(name):
+        return not only or name in only
+
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     results = Path(args.results) / stamp
     results.mkdir(parents=True, exist_ok=True)
@@ -259,6 +284,8 @@ def main(argv=None):
         print(line, flush=True)
         log_file.write(line + "\n")
 
+    # An outer timeout or Ctrl-C must still stop the servers this run started (the finally below).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit("bench: terminated"))
     began = time.monotonic()
     command = "make bench-quick" if args.quick else "make bench"
     run = {"started": stamp, "quick": args.quick, "command": command, "counts": counts, "load": LOAD,
@@ -315,6 +342,7 @@ def main(argv=None):
         lb.stop()
         backends.stop()
     run["elapsed_s"] = time.monotonic() - began
+    run["loadavg_end"] = loadavg()
     run["results_dir"] = str(results)
     (results / "raw.json").write_text(json.dumps(run, indent=1, default=str))
     log("analysing")

@@ -200,7 +200,7 @@ def run(workdir, count, log):
             record = f"{mode.replace('_', '-')}.{ALIAS_RECORD}"
             for tool, playbook in (("amazon.aws.route53", "dns_aws_alias.yml"),
                                    ("route53_switch", "dns_switch_alias.yml")):
-                name = f"{tool.split('.')[-1]}-{record}"
+                name = f"{tool.rsplit('.', maxsplit=1)[-1]}-{record}"
                 # Start from blue, written directly (not counted), then switch to green and re-run that.
                 direct.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
                     {"Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": "A", "AliasTarget": {

@@ -34,7 +34,7 @@ COLOURS = {b"blue": "blue", b"green": "green"}
 READ_TIMEOUT = 3.0
 
 
-class RequestFailed(Exception):
+class RequestFailedError(Exception):
     """A request got no complete response; ``kind`` is the error kind, ``fresh`` whether nothing was received."""
 
     def __init__(self, kind, fresh):
@@ -44,7 +44,7 @@ class RequestFailed(Exception):
 
 
 def classify(exc):
-    if isinstance(exc, RequestFailed):
+    if isinstance(exc, RequestFailedError):
         return exc.kind
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
@@ -81,7 +81,7 @@ class Connection:
         try:
             head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
         except asyncio.IncompleteReadError as exc:
-            raise RequestFailed("eof" if not exc.partial else "eof_partial", not exc.partial) from None
+            raise RequestFailedError("eof" if not exc.partial else "eof_partial", not exc.partial) from None
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ", 2)
         status = int(parts[1])
@@ -102,12 +102,12 @@ class Connection:
             try:
                 await asyncio.wait_for(self.reader.readexactly(length), READ_TIMEOUT)
             except asyncio.IncompleteReadError:
-                raise RequestFailed("eof_partial", False) from None
+                raise RequestFailedError("eof_partial", False) from None
         self.used += 1
         return status, colour, keep_open
 
 
-async def client_loop(kind, host, port, interval, stop, rows, max_requests):
+async def client_loop(kind, host, port, interval, stop, rows, max_requests):  # noqa: PLR0912, PLR0917
     payload_close = f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
     payload_keep = f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     conn = Connection(host, port)
@@ -122,8 +122,11 @@ async def client_loop(kind, host, port, interval, stop, rows, max_requests):
                 break
             except asyncio.TimeoutError:
                 pass
-        # Paced, not closed-loop: a slow answer does not make the next ones burst.
-        next_at = max(next_at + interval, loop.time())
+        # Paced, not closed-loop: a slow answer does not make the next ones burst, and a late
+        # connection restarts at a random phase so the connections do not fall into step.
+        next_at += interval
+        if next_at < loop.time():
+            next_at = loop.time() + random.random() * interval
         t_send = time.monotonic()
         retried = 0
         status, colour, error = 0, "", ""
@@ -139,9 +142,9 @@ async def client_loop(kind, host, port, interval, stop, rows, max_requests):
                 reused = conn.used > 0
                 try:
                     status, colour, keep_open = await conn.request(payload_keep)
-                except (RequestFailed, ConnectionResetError, BrokenPipeError) as exc:
+                except (RequestFailedError, ConnectionResetError, BrokenPipeError) as exc:
                     conn.close()
-                    fresh = exc.fresh if isinstance(exc, RequestFailed) else True
+                    fresh = exc.fresh if isinstance(exc, RequestFailedError) else True
                     if kind == "ka_retry" and reused and fresh:
                         # A stale keepalive connection: the server closed it while it was idle.
                         retried = 1
@@ -151,7 +154,7 @@ async def client_loop(kind, host, port, interval, stop, rows, max_requests):
                         raise
                 if not keep_open:
                     conn.close()
-        except Exception as exc:  # noqa: BLE001 - every failure is data here
+        except Exception as exc:
             error = classify(exc)
             conn.close()
         rows.append((t_send, time.monotonic(), colour, status, error, retried))
@@ -193,7 +196,8 @@ def main(argv=None):
     with open(tmp, "w", encoding="ascii") as handle:
         handle.write("t_send,t_done,colour,status,error,retried\n")
         for row in rows:
-            handle.write("%.6f,%.6f,%s,%d,%s,%d\n" % row)
+            t_send, t_done, colour, status, error, retried = row
+            handle.write(f"{t_send:.6f},{t_done:.6f},{colour},{status},{error},{retried}\n")
     os.replace(tmp, args.out)
     return 0
 

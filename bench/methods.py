@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -83,10 +84,11 @@ def leftovers(lb, paths):
     """What a failed switch left behind: the files, whether nginx -t passes, and the colour served."""
     test = lb.test()
     found = {}
-    for path in paths:
-        path = Path(path)
+    for name in paths:
+        path = Path(name)
         if path.is_symlink():
-            found[path.name] = f"symlink -> {os.readlink(path)}"
+            target = Path(os.readlink(path))
+            found[path.name] = f"symlink -> {target.parent.name}/{target.name}"
         elif path.exists():
             text = path.read_text()
             found[path.name] = "contains the typo" if BROKEN_HASH_KEY in text else "previous content"
@@ -108,7 +110,8 @@ class NginxUpstreamModule:
 
     def args(self, colour, **extra):
         args = {"name": "app", "pools": self.backends.pools, "active": colour, "path": str(self.path),
-                "keepalive": UPSTREAM_KEEPALIVE, "nginx_binary": "/usr/sbin/nginx", "nginx_conf": str(self.lb.main_conf),
+                "keepalive": UPSTREAM_KEEPALIVE, "nginx_binary": "/usr/sbin/nginx",
+                "nginx_conf": str(self.lb.main_conf),
                 "drain_timeout": 30}
         args.update(extra)
         return args
@@ -167,8 +170,10 @@ class TemplatePlaybook:
         run = run_playbook(PEERS / "template_switch.yml", self.inventory, self.vars(colour, BROKEN_HASH_KEY))
         info = leftovers(self.lb, [self.path])
         info["tool_failed"] = run["rc"] != 0
-        info["tool_message"] = next((line.strip() for line in run["output"].splitlines() if "emerg" in line),
-                                    run["output"].strip().splitlines()[-1] if run["output"].strip() else "")
+        # The handler's stderr is JSON-escaped inside ansible's output: unescape quotes, stop at "\n".
+        text = run["output"].replace('\\\\"', '"').replace('\\"', '"')
+        emerg = re.search(r"\[emerg\] \S+ (.+?)(?:\\n|\n|$)", text)
+        info["tool_message"] = f"[emerg] {emerg.group(1)}" if emerg else run["output"].strip()[-300:]
         return info
 
 

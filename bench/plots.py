@@ -12,9 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-import analyse  # noqa: E402
+import analyse
+import matplotlib.pyplot as plt
 
 BIN_S = 0.01
 COLOURS = {"blue": "#1f5fbf", "green": "#2e9e44"}
@@ -30,9 +29,12 @@ def around_switch(run, result, path):
     rep = analyse.representative(result["per_switch"])
     switch = phase["switches"][rep["i"]]
     t0 = switch["t_start"]
-    ends = [rep["command_s"], rep["old_gone_s"] or 0.0, rep["all_new_after_s"]]
-    left, right = -0.25, max(ends) + 0.35
-    bins = int(round((right - left) / BIN_S))
+    # Zoom on the change itself: tool start-up (an interpreter, a playbook) can take seconds before it.
+    anchor = rep["first_new_s"] if rep["first_new_s"] is not None else rep["command_s"]
+    marks = [m for m in (rep["command_s"], rep["old_gone_s"], rep["all_new_after_s"]) if m is not None]
+    left = min(0.0, anchor - 0.3) if anchor < 0.6 else anchor - 0.3
+    right = max([anchor + 0.5] + [m + 0.15 for m in marks if m - anchor < 1.5])
+    bins = round((right - left) / BIN_S)
     fig, axes = plt.subplots(len(analyse.KINDS), 1, figsize=(10, 7.2), sharex=True)
     for axis, kind in zip(axes, analyse.KINDS):
         rows = analyse.load_rows(phase["load_files"][kind])
@@ -50,29 +52,30 @@ def around_switch(run, result, path):
             if colour in counts:
                 counts[colour][min(bins - 1, int((x - left) / BIN_S))] += 1
         xs = [left + (i + 0.5) * BIN_S for i in range(bins)]
-        peak = max(max(counts["blue"]), max(counts["green"]), 1)
+        peak = max(*counts["blue"], *counts["green"], 1)
         for colour, values in counts.items():
             axis.step(xs, values, where="mid", color=COLOURS[colour], label=f"{colour} answers", linewidth=1.2)
         if errors:
-            axis.scatter(errors, [peak * 1.12] * len(errors), marker="x", color="#d62728", s=36,
+            axis.scatter(errors, [peak * 1.15] * len(errors), marker="x", color="#d62728", s=36,
                          label=f"connection errors ({len(errors)})", zorder=5)
         if retries:
-            axis.scatter(retries, [peak * 1.22] * len(retries), marker="o", facecolors="none", color="#ff7f0e", s=30,
+            axis.scatter(retries, [peak * 1.3] * len(retries), marker="o", facecolors="none", color="#ff7f0e", s=30,
                          label=f"answered after one retry ({len(retries)})", zorder=5)
-        axis.axvline(0, color="black", linestyle="--", linewidth=1)
-        axis.axvline(rep["command_s"], color="#555555", linestyle=":", linewidth=1)
-        if rep["old_gone_s"] is not None:
-            axis.axvline(rep["old_gone_s"], color="#9467bd", linestyle="-.", linewidth=1)
+        for mark, style, colour in ((0.0, "--", "black"), (rep["command_s"], ":", "#555555"),
+                                    (rep["old_gone_s"], "-.", "#9467bd")):
+            if mark is not None and left <= mark <= right:
+                axis.axvline(mark, color=colour, linestyle=style, linewidth=1)
         if rep["window_s"] > 0 and rep["first_new_s"] is not None:
             axis.axvspan(rep["first_new_s"], rep["first_new_s"] + rep["window_s"], color="#ffdd57", alpha=0.35,
                          label="both colours answer")
-        axis.set_ylim(0, peak * 1.35)
+        axis.set_xlim(left, right)
+        axis.set_ylim(0, peak * 1.6)
         axis.set_ylabel("answers / 10 ms")
         axis.set_title(analyse.KIND_LABELS[kind], fontsize=10, loc="left")
-        axis.legend(fontsize=7, loc="upper right", ncol=2)
+        axis.legend(fontsize=7, loc="upper left", ncol=5, frameon=False)
     axes[-1].set_xlabel(
-        f"seconds from the start of the switch (dashed); dotted: the command returned"
-        f"{'; dash-dot: old workers gone' if rep['old_gone_s'] is not None else ''}"
+        "s from the start of the switch command (dashed, if in view); dotted: command returned"
+        f"{'; dash-dot: old workers gone' if rep['old_gone_s'] is not None else ''}", fontsize=9
     )
     fig.suptitle(f"{result['label']}: switch {rep['i'] + 1} of {len(result['per_switch'])} "
                  f"({rep['from']} -> {rep['to']}), the one with the median both-colours window", fontsize=11)
@@ -91,8 +94,8 @@ def errors_overview(run, path):
         values = [r["totals"][kind]["conn_errors"] / max(1, r["summary"]["switches"]) for r in results]
         xs = [i + (offset - 1) * width for i in range(len(results))]
         bars = axis.bar(xs, values, width, label=analyse.KIND_LABELS[kind], color=palette[kind])
-        for bar, value in zip(bars, values):
-            axis.annotate(f"{value:.2g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+        for rect, value in zip(bars, values):
+            axis.annotate(f"{value:.2g}", (rect.get_x() + rect.get_width() / 2, rect.get_height()), ha="center",
                           va="bottom", fontsize=7)
     axis.set_xticks(range(len(results)))
     axis.set_xticklabels([r["label"] for r in results], fontsize=8)
