@@ -11,11 +11,13 @@ switch role waits for before retiring the old colour. The role's retire step
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
 from tests.lib.nginx import LoopbackNginx
+from tests.lib.ports import LOOPBACK
 
 from .conftest import UPSTREAM, wait_for_single_generation
 
@@ -33,11 +35,17 @@ class LongRequest:
         self._thread = threading.Thread(target=self._run, args=(nginx,), daemon=True)
 
     def _run(self, nginx: LoopbackNginx) -> None:
+        # Own connection: LoopbackNginx.get gives up after 5 s.
+        conn = http.client.HTTPConnection(LOOPBACK, nginx.ports[UPSTREAM], timeout=30)
         try:
-            status, headers, _body = nginx.get(UPSTREAM)
-            self.status, self.colour = status, headers.get("X-App-Color")
-        except OSError as exc:
+            conn.request("GET", "/long")
+            response = conn.getresponse()
+            response.read()
+            self.status, self.colour = response.status, response.getheader("X-App-Color")
+        except (OSError, http.client.HTTPException) as exc:
             self.error = repr(exc)
+        finally:
+            conn.close()
         self.finished_at = time.monotonic()
 
     def start(self) -> LongRequest:
@@ -48,8 +56,8 @@ class LongRequest:
         self._thread.join(timeout=30)
 
 
-def start_long_request(lab) -> LongRequest:
-    lab.backends["blue"].behaviour.delay_s = LONG_REQUEST_S
+def start_long_request(lab, seconds: float = LONG_REQUEST_S) -> LongRequest:
+    lab.backends["blue"].behaviour.delay_s = seconds
     long_request = LongRequest(lab.nginx).start()
     # Let it reach the backend before the switch starts.
     time.sleep(0.3)
@@ -83,10 +91,13 @@ def test_long_request_spans_switch_and_drain_waits_for_it(lab, fault_log):
 
 
 def test_drain_timeout_shorter_than_request(lab, fault_log):
-    fault_log.set("nginx_upstream: requests in flight", f"a {LONG_REQUEST_S:.0f} s request on blue, switch with "
+    # Longer than the module's own run even on a loaded machine (interpreter start included), so the
+    # request is certainly still open when drain_timeout=0.5 runs out.
+    seconds = 3 * LONG_REQUEST_S
+    fault_log.set("nginx_upstream: requests in flight", f"a {seconds:.0f} s request on blue, switch with "
                   "drain_timeout=0.5", "switch succeeds with drained=false and a warning; the request still "
                   "completes with 200 from blue")
-    long_request = start_long_request(lab)
+    long_request = start_long_request(lab, seconds)
     result = lab.switch(active="green", drain_timeout=0.5)
     long_request.join()
     lab.backends["blue"].behaviour.delay_s = 0
@@ -97,6 +108,7 @@ def test_drain_timeout_shorter_than_request(lab, fault_log):
     assert result["drained"] is False
     # ansible-core 2.19 returns warnings as structured summaries: search their text.
     assert any("drain_timeout=0.5" in str(warning) for warning in result.get("warnings", [])), result
+    assert long_request.error is None, long_request.error
     assert (long_request.status, long_request.colour) == (200, "blue")
     wait_for_single_generation(lab.nginx)
     assert lab.live(10) == {"green": 10}
