@@ -11,7 +11,7 @@
 #   scripts/demo.sh          run the demo (recreates the sandbox; re-runnable)
 #   scripts/demo.sh down     remove the sandbox containers
 #   scripts/demo.sh status   run playbooks/status.yml against the sandbox
-#   scripts/demo.sh bench N  N rounds of deploy/rollback/switch on the sandbox, with medians
+#   scripts/demo.sh bench N [deploy]  N rounds of switch/rollback (and deploy) on the sandbox, medians
 #
 # `make demo` calls this after creating build/venv, the collection symlink and the images.
 set -euo pipefail
@@ -170,18 +170,20 @@ demo() {
     echo "   The sandbox is still up. Tear it down with: scripts/demo.sh down"
 }
 
-# bench N: on the running sandbox, N rounds of deploy (a new version each round), rollback
-# and switch, with the overlap sampler; prints each duration and the medians.
+# bench N [deploy]: on the running sandbox, N rounds of switch and rollback (with "deploy",
+# also a deploy of a new version each round), with the overlap sampler; prints each
+# duration and the medians.
 bench() {
     preflight
-    local rounds=${1:-3} i version
+    local rounds=${1:-3} steps="switch rollback" i version
     podman container exists "$PREFIX-lb" || die "no sandbox: run scripts/demo.sh first"
     mkdir -p "$WORK/logs" "$WORK/artifacts"
+    [ "${2:-}" = deploy ] && steps="deploy rollback switch"
     : >"$WORK/bench.tsv"
     for i in $(seq 1 "$rounds"); do
         version=3.$i.$(date +%s)
-        package "$version"
-        for step in deploy rollback switch; do
+        [ "${2:-}" = deploy ] && package "$version"
+        for step in $steps; do
             local start end
             start=$(date +%s.%N)
             case $step in
@@ -202,6 +204,8 @@ import statistics, sys
 rows = [line.split("\t") for line in open(sys.argv[1]).read().split("\n") if line]
 for step in ("deploy", "rollback", "switch"):
     walls = [float(r[1]) for r in rows if r[0] == step]
+    if not walls:
+        continue
     overlaps = [float(r[2]) for r in rows if r[0] == step]
     print("   %-9s wall s: %s  median %.1f | both colours ms: %s  median %.0f" % (
         step, " ".join("%.1f" % w for w in walls), statistics.median(walls),
@@ -217,6 +221,6 @@ case "${1:-up}" in
         preflight
         "$VENV/bin/ansible-playbook" -i "$INVENTORY" "$REPO/playbooks/status.yml" | sed -n '/Show the status/,/^$/p'
         ;;
-    bench) bench "${2:-3}" ;;
+    bench) bench "${2:-3}" "${3:-}" ;;
     *) die "usage: $0 [up|down|status|bench [ROUNDS]]" ;;
 esac
