@@ -1,0 +1,62 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers for the failure scenarios' testinfra checks (molecule/<scenario>/tests/).
+
+The checks look at the containers directly (podman exec through testinfra) and at
+what the scenario recorded in $MOLECULE_EPHEMERAL_DIRECTORY while it converged:
+attempt_<name>.json (shared/run_playbook.py) and snapshot_<name>.json (shared/snapshot.yml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+UPSTREAM_FILE = "/etc/nginx/conf.d/bluegreen_demo.conf"
+META_RE = re.compile(r"^# switchyard\.bluegreen\.nginx_upstream: (\{.*\})$", re.MULTILINE)
+
+
+def ephemeral() -> Path:
+    path = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    assert path, "run through molecule verify: MOLECULE_EPHEMERAL_DIRECTORY is not set"
+    return Path(path)
+
+
+def recorded(name: str) -> dict:
+    """A JSON record the scenario wrote while it converged."""
+    path = ephemeral() / f"{name}.json"
+    assert path.exists(), f"{path} is missing: did converge run?"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def phase(default: str) -> str:
+    """The scenario's phase marker (side_effect playbooks write it), else default."""
+    marker = ephemeral() / "phase"
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else default
+
+
+def fatal_text(attempt: dict) -> str:
+    """The failure messages that ended a recorded playbook run, as one string."""
+    return "\n".join(f"{f['host']} | {f['task']} | {f['msg']}" for f in attempt["fatal"])
+
+
+def fetch(host, port: int, count: int = 10, path: str = "/") -> list[dict]:
+    """GET http://127.0.0.1:<port><path> count times from inside host; status and headers per answer."""
+    answers = []
+    for _ in range(count):
+        out = host.check_output(f"curl -s -D - -o /dev/null --max-time 5 http://127.0.0.1:{port}{path}")
+        lines = out.replace("\r", "").splitlines()
+        status = int(lines[0].split()[1]) if lines else 0
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+        answers.append({"status": status, **headers})
+    return answers
+
+
+def upstream_state(host, path: str = UPSTREAM_FILE) -> tuple[str, dict]:
+    """(sha256, metadata) of the managed upstream file on host."""
+    sha = host.check_output(f"sha256sum {path}").split()[0]
+    meta = META_RE.search(host.file(path).content_string)
+    assert meta is not None, f"{path} on {host} has no nginx_upstream metadata line"
+    return sha, json.loads(meta.group(1))
