@@ -42,33 +42,46 @@ PLAYBOOK = """\
 
 
 class Sandbox:
-    def __init__(self, tmp_path: Path):
-        self.nginx = LoopbackNginx(tmp_path / "nginx")
+    """Colour backends and one loopback nginx per load balancer (inventory hosts lb0, lb1, ...)."""
+
+    def __init__(self, tmp_path: Path, balancers: int = 1):
         self.blue = ColourBackend("blue", "1.0.0").start()
         self.green = ColourBackend("green", "2.0.0").start()
-        self.live_port = free_port()
-        self.preview_port = free_port()
+        self.nginxes = [LoopbackNginx(tmp_path / f"nginx{i}") for i in range(balancers)]
+        self.nginx = self.nginxes[0]
+        self.ports = [(free_port(), free_port()) for _ in range(balancers)]
+        self.live_port, self.preview_port = self.ports[0]
         self.playbook = tmp_path / "play.yml"
         self.playbook.write_text(PLAYBOOK)
         self.inventory = tmp_path / "inventory.json"
-        self.inventory.write_text(json.dumps({"all": {"children": {"bluegreen_lb": {"hosts": {"localhost": {
-            "ansible_connection": "local",
-            "bluegreen_address": "127.0.0.1",
-            "bluegreen_app_name": "shop",
-            "bluegreen_pools": {"blue": [self.blue.address], "green": [self.green.address]},
-            "bluegreen_lb_port": self.live_port,
-            "bluegreen_preview_port": self.preview_port,
-            "nginx_install": False,
-            "nginx_binary": "/usr/sbin/nginx",
-            "nginx_conf": str(self.nginx.main_conf),
-            "nginx_config_dir": str(self.nginx.conf_d),
-            "nginx_listen_address": "127.0.0.1",
-            "switch_nginx_binary": "/usr/sbin/nginx",
-            "switch_nginx_conf": str(self.nginx.main_conf),
-            "switch_nginx_config_dir": str(self.nginx.conf_d),
-            "switch_verify_requests": 20,
-        }}}}}}))
-        self.nginx.start()
+        hosts = {}
+        for i, (nginx, (live, preview)) in enumerate(zip(self.nginxes, self.ports)):
+            hosts[f"lb{i}"] = {
+                "ansible_connection": "local",
+                "bluegreen_address": "127.0.0.1",
+                "bluegreen_lb_port": live,
+                "bluegreen_preview_port": preview,
+                "nginx_conf": str(nginx.main_conf),
+                "nginx_config_dir": str(nginx.conf_d),
+                "switch_nginx_conf": str(nginx.main_conf),
+                "switch_nginx_config_dir": str(nginx.conf_d),
+            }
+        self.inventory.write_text(json.dumps({"all": {
+            "vars": {
+                "bluegreen_app_name": "shop",
+                "bluegreen_pools": {"blue": [self.blue.address], "green": [self.green.address]},
+                "nginx_install": False,
+                "nginx_binary": "/usr/sbin/nginx",
+                "nginx_listen_address": "127.0.0.1",
+                "switch_nginx_binary": "/usr/sbin/nginx",
+                "switch_verify_requests": 20,
+                # Each balancer is checked through its own listener.
+                "switch_verify_urls": [f"http://127.0.0.1:{live}/" for live, _ in self.ports],
+            },
+            "children": {"bluegreen_lb": {"hosts": hosts}},
+        }}))
+        for nginx in self.nginxes:
+            nginx.start()
 
     @property
     def upstream_file(self) -> Path:
@@ -87,7 +100,8 @@ class Sandbox:
         return counts
 
     def close(self) -> None:
-        self.nginx.stop()
+        for nginx in self.nginxes:
+            nginx.stop()
         self.blue.stop()
         self.green.stop()
 
@@ -106,7 +120,7 @@ def result_of(proc) -> dict:
 
 
 def recap_changed(proc) -> int:
-    return int(re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", proc.stdout).group(1))
+    return sum(int(n) for n in re.findall(r"lb\d+\s+: ok=\d+\s+changed=(\d+)", proc.stdout))
 
 
 def test_front_then_switch_moves_all_traffic_and_repeats_as_no_op(sandbox):
@@ -161,3 +175,30 @@ def test_check_mode_changes_nothing(sandbox):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert sandbox.upstream_file.read_bytes() == before
     assert sandbox.colours() == {"blue": 20}
+
+
+def test_two_balancers_switch_together_or_not_at_all(tmp_path):
+    box = Sandbox(tmp_path, balancers=2)
+    try:
+        assert box.play(run_switch=False).returncode == 0
+        for live, _ in box.ports:
+            assert box.colours(live, 5) == {"blue": 5}
+
+        # lb1's nginx now rejects any new configuration: the switch must not reach lb0 either.
+        (box.nginxes[1].conf_d / "broken.conf").write_text("this_is_not_a_directive;\n")
+        before = [n.conf_d.joinpath("bluegreen_shop.conf").read_bytes() for n in box.nginxes]
+        proc = box.play(run_front=False)
+        assert proc.returncode != 0
+        assert "no load balancer was switched" in proc.stdout
+        assert [n.conf_d.joinpath("bluegreen_shop.conf").read_bytes() for n in box.nginxes] == before
+        for live, _ in box.ports:
+            assert box.colours(live, 5) == {"blue": 5}
+
+        (box.nginxes[1].conf_d / "broken.conf").unlink()
+        proc = box.play(run_front=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert result_of(proc)["switched"] is True
+        for live, _ in box.ports:
+            assert box.colours(live, 5) == {"green": 5}
+    finally:
+        box.close()
