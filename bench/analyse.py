@@ -117,12 +117,13 @@ def analyse_phase(phase):
         per_switch.append(switch_metrics(rows_by_kind, switch, t_next))
     t_from, t_to = phase["t_load_start"], phase["t_load_stop"]
     totals = {kind: kind_totals(rows, t_from, t_to) for kind, rows in rows_by_kind.items()}
+    done = [s for s in per_switch if s["ok"]]  # a failed switch moved no traffic: no window to measure
     summary = {
         "switches": len(per_switch),
-        "failed_switches": sum(1 for s in per_switch if not s["ok"]),
-        "window_s": stats([s["window_s"] for s in per_switch]),
-        "all_new_after_s": stats([s["all_new_after_s"] for s in per_switch]),
-        "old_gone_s": stats([s["old_gone_s"] for s in per_switch]),
+        "failed_switches": len(per_switch) - len(done),
+        "window_s": stats([s["window_s"] for s in done]),
+        "all_new_after_s": stats([s["all_new_after_s"] for s in done]),
+        "old_gone_s": stats([s["old_gone_s"] for s in done]),
         "command_s": stats([s["command_s"] for s in per_switch]),
         "switches_with_errors": {kind: sum(1 for s in per_switch if s["errors"][kind]) for kind in rows_by_kind},
     }
@@ -143,7 +144,8 @@ def analyse_phase(phase):
 
 def representative(per_switch):
     """The switch whose both-colours window is the median one (ties: the earliest)."""
-    if not per_switch:
+    done = [s for s in per_switch if s["ok"]]
+    if not done:
         return None
-    ordered = sorted(per_switch, key=lambda s: (s["window_s"], s["i"]))
+    ordered = sorted(done, key=lambda s: (s["window_s"], s["i"]))
     return ordered[(len(ordered) - 1) // 2]

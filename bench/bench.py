@@ -45,6 +45,7 @@ GAP_S = 0.35          # steady traffic between two switches
 WARMUP_S = 1.0
 TAIL_S = 0.6
 PHASE_LIMIT_S = 1500  # hard bound of one phase's load processes (they are stopped as soon as it ends)
+MAX_FAILURES = 3
 COMMAND_LIMIT_S = 300  # one switch command (ansible-playbook) at most
 
 
@@ -155,6 +156,7 @@ def switch_under_load(method, router, count, log):
     time.sleep(WARMUP_S)
     colour = "blue"
     switches = []
+    failures = 0
     for index in range(count):
         target = other(colour)
         watch = WorkerWatch(router.workers()) if router is not None else None
@@ -169,8 +171,14 @@ def switch_under_load(method, router, count, log):
         switches.append({"i": index, "from": colour, "to": target, "t_start": t_start, "t_end": t_end,
                          "t_gone": watch.t_gone if watch else None, "tool": tool})
         if not tool.get("ok"):
+            # Counted as a failed switch; the next attempt starts from the colour that stayed live.
             log(f"  switch {index} {colour}->{target} FAILED: {tool.get('msg', '')[-600:]}")
-            break
+            failures += 1
+            if failures >= MAX_FAILURES:
+                log(f"  {failures} failed switches: stopping this phase")
+                break
+            time.sleep(GAP_S)
+            continue
         colour = target
         time.sleep(GAP_S)
     return switches

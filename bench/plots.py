@@ -23,10 +23,30 @@ def _phase(run, key):
     return next(phase for phase in run["phases"] if phase["key"] == key)
 
 
+def bucket(rows, t0, left, right, bins):
+    """Answers per colour per bin, and the times of errors and of retried requests, between left and right."""
+    counts = {"blue": [0] * bins, "green": [0] * bins}
+    errors, retries = [], []
+    for _t_send, t_done, colour, _status, error, retried in rows:
+        x = t_done - t0
+        if not left <= x < right:
+            continue
+        if error:
+            errors.append(x)
+            continue
+        if retried:
+            retries.append(x)
+        if colour in counts:
+            counts[colour][min(bins - 1, int((x - left) / BIN_S))] += 1
+    return counts, errors, retries
+
+
 def around_switch(run, result, path):
     """Requests per colour per 10 ms around the representative switch, one row per client kind."""
     phase = _phase(run, result["key"])
     rep = analyse.representative(result["per_switch"])
+    if rep is None:
+        return False
     switch = phase["switches"][rep["i"]]
     t0 = switch["t_start"]
     # Zoom on the change itself: tool start-up (an interpreter, a playbook) can take seconds before it.
@@ -37,20 +57,7 @@ def around_switch(run, result, path):
     bins = round((right - left) / BIN_S)
     fig, axes = plt.subplots(len(analyse.KINDS), 1, figsize=(10, 7.2), sharex=True)
     for axis, kind in zip(axes, analyse.KINDS):
-        rows = analyse.load_rows(phase["load_files"][kind])
-        counts = {"blue": [0] * bins, "green": [0] * bins}
-        errors, retries = [], []
-        for _t_send, t_done, colour, _status, error, retried in rows:
-            x = t_done - t0
-            if not left <= x < right:
-                continue
-            if error:
-                errors.append(x)
-                continue
-            if retried:
-                retries.append(x)
-            if colour in counts:
-                counts[colour][min(bins - 1, int((x - left) / BIN_S))] += 1
+        counts, errors, retries = bucket(analyse.load_rows(phase["load_files"][kind]), t0, left, right, bins)
         xs = [left + (i + 0.5) * BIN_S for i in range(bins)]
         peak = max(*counts["blue"], *counts["green"], 1)
         for colour, values in counts.items():
@@ -82,6 +89,7 @@ def around_switch(run, result, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+    return True
 
 
 def errors_overview(run, path):
@@ -133,8 +141,8 @@ def draw(run, outdir):
         if not result["per_switch"]:
             continue
         name = f"bench-{result['key']}.png"
-        around_switch(run, result, outdir / name)
-        images[result["key"]] = f"img/{name}"
+        if around_switch(run, result, outdir / name):
+            images[result["key"]] = f"img/{name}"
     if run["analysis"]:
         errors_overview(run, outdir / "bench-errors.png")
         images["errors"] = "img/bench-errors.png"

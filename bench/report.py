@@ -68,7 +68,7 @@ def headline(run):
                      f"Requests without any HTTP answer, over all switches: {errs}. Non-2xx answers: "
                      f"**{non_2xx(module)}**.")
         timing = s.get("module_ms") or {}
-        if timing.get("total_ms"):
+        if timing.get("total_ms") and s["window_s"]:
             lines.append(f"- Median both-colours window **{ms(s['window_s']['median'])} ms**; median module time "
                          f"**{timing['total_ms']['median']:.0f} ms** (validate {timing['validate_ms']['median']:.0f}, "
                          f"reload {timing['reload_ms']['median']:.0f}, drain {timing['drain_ms']['median']:.0f} ms). "
@@ -298,7 +298,10 @@ def dns_section(run):
              "weighted records, one task per record set (the new colour's weight up first, then the old one's down: "
              "the order that never leaves both at 0); route53_switch in one task, each tool with its default `wait`. "
              "API calls are counted by a proxy on loopback; after every `ChangeResourceRecordSets` it reads the "
-             "weights straight from moto: the states a resolver could be handed between two calls.", "",
+             "weights straight from moto: the states a resolver could be handed between two calls. moto answers "
+             "every change `INSYNC` at once, so route53_switch's default `wait: true` needs no `GetChange` here; "
+             "against AWS it adds `GetChange` polls until `INSYNC` (amazon.aws.route53 defaults to `wait: false`).",
+             "",
              "| tool | shifts | API calls per shift | changes per shift | calls by action (first shift) | "
              "intermediate state: both at full weight | both at 0 | playbook wall time (s, median) |",
              "|---|---:|---:|---:|---|---|---|---:|"]
