@@ -75,7 +75,8 @@ integration: venv collection
 
 # The fault-injection suite at full counts (make test runs it at reduced counts).
 faults: venv collection
-	SWITCHYARD_FAULT_FULL=1 $(VENV)/bin/python scripts/test.py faults
+	SWITCHYARD_FAULT_FULL=1 $(VENV)/bin/python scripts/test.py faults; rc=$$?; \
+	$(VENV)/bin/python scripts/faults_report.py; exit $$rc
 
 molecule: setup
 	$(VENV)/bin/python scripts/test.py molecule
