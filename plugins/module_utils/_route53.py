@@ -634,8 +634,12 @@ def wait_insync(client, change_id: str, wait_timeout: float, delay: float | None
                 f"change {change_id} was accepted by Route53 (it applies atomically) but was still PENDING after "
                 f"wait_timeout={wait_timeout} s; raise wait_timeout or check it later with GetChange",
                 status="PENDING") from exc
-        raise SwitchError(describe_error(exc, "route53", "GetChange",
-                                         "for wait: true; or set wait: false"), status="PENDING") from exc
+        # The batch is already in: say so, or the operator may think nothing happened and retry blindly.
+        raise SwitchError(
+            f"change {change_id} was submitted and accepted by Route53, which applies it atomically whether or not "
+            "this run waits; waiting for it failed: "
+            + describe_error(exc, "route53", "GetChange", "for wait: true; or set wait: false"),
+            status="PENDING") from exc
 
 
 # --------------------------------------------------------------------------- entry points

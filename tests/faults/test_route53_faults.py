@@ -112,10 +112,6 @@ def test_throttled_while_waiting_for_insync(zone, fault_log):
     assert zone.weights() == {"blue": 0, "green": 100}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: _route53.py wait_insync turns a GetChange error other than the waiter timeout into "
-    "SwitchError(describe_error(...)) whose message does not say that the change was submitted nor give its id "
-    "(change_id is only in the result fields); the timeout branch does say it"))
 def test_access_denied_while_waiting(zone, fault_log):
     fault_log.set("route53_switch: API faults", "change PENDING, then AccessDenied on GetChange during the wait",
                   "fails with changed=true, the change id, and a message that the change was submitted")

@@ -121,6 +121,9 @@ def test_access_denied_on_wait_names_get_change():
             _route53.switch(client, PARAMS, wait_delay=0.01)
     assert "route53:GetChange" in caught.value.msg and "wait: false" in caught.value.msg
     assert caught.value.details["changed"] is True
+    # The batch is in: the message itself says so and gives the change id.
+    change_id = caught.value.details["change_id"]
+    assert change_id and f"change {change_id} was submitted" in caught.value.msg
 
 
 def test_access_denied_on_change_names_the_permission_and_changes_nothing():
