@@ -380,6 +380,9 @@ def how_section(run):
         f"{cpu} of the time.",
         f"- Between two switches the load runs {run['gap_s']} s undisturbed; a switch's errors are those of "
         "requests sent from its start to the next switch's start.",
+        "- Answer times are taken when the client process handles the answer. On a busy machine that can be "
+        "tens of milliseconds after nginx sent it, which is why a plot can show an old-colour answer just after the "
+        "old workers were seen gone; windows and convergence times carry that noise, error counts do not.",
         "- Times from the start of a switch include the tool's own start-up (a Python interpreter for the modules, "
         "ansible-playbook for the playbooks); the modules' `timings` exclude it.",
         "- This machine is shared with other work (tests, containers) and has only 2 cores: absolute times, above "
