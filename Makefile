@@ -55,10 +55,10 @@ demo: setup
 demo-down: venv collection
 	bash scripts/demo.sh down
 
-bench: setup
+bench: venv collection
 	bash bench/run.sh
 
-bench-quick: setup
+bench-quick: venv collection
 	bash bench/run.sh --quick
 
 lint: venv collection
