@@ -131,3 +131,31 @@ def keep_backup(module, snapshot, backup_path):
         return None
     write_atomic(module, backup_path, snapshot.content, mode=snapshot.mode, uid=snapshot.uid, gid=snapshot.gid)
     return backup_path
+
+
+class ProgramNotFoundError(ValueError):
+    """A program an option names does not exist or cannot be executed."""
+
+
+def resolve_program(module, program, option, opt_dirs=("/usr/sbin", "/sbin")):
+    """The absolute path of ``program`` (named by ``option``); ProgramNotFoundError when it cannot run.
+
+    Checked before anything is written, so a typo fails cleanly instead of after the candidate
+    file is in place.
+    """
+    if os.path.isabs(program) or os.sep in program:
+        path = os.path.abspath(program)
+        if not os.path.exists(path):
+            raise ProgramNotFoundError(f"{option}: {program} does not exist: install it or correct {option}")
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise ProgramNotFoundError(
+                f"{option}: {program} is not an executable file: correct {option} or fix its permissions"
+            )
+        return path
+    path = module.get_bin_path(program, required=False, opt_dirs=list(opt_dirs))
+    if not path:
+        raise ProgramNotFoundError(
+            f"{option}: program {program!r} was not found in PATH nor in {', '.join(opt_dirs)}: "
+            f"install it or set {option} to its absolute path"
+        )
+    return path

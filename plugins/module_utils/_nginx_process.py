@@ -111,7 +111,12 @@ class Nginx:
         self.reload_command = list(reload_command) if reload_command else [*self.base, "-s", "reload"]
 
     def _run(self, args):
-        return self.module.run_command(args, check_rc=False)
+        # handle_exceptions=False: a missing program must raise here (and trigger the caller's restore)
+        # instead of run_command calling fail_json itself.
+        try:
+            return self.module.run_command(args, check_rc=False, handle_exceptions=False)
+        except OSError as exc:
+            raise NginxError(f"cannot run {args[0]}: {exc.strerror or exc}") from None
 
     def dump(self):
         """``nginx -T``: test the configuration and return its full text; NginxError on failure."""

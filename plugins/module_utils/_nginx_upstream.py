@@ -23,8 +23,10 @@ from math import gcd
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
     LockTimeoutError,
+    ProgramNotFoundError,
     exclusive_lock,
     keep_backup,
+    resolve_program,
     restore,
     write_atomic,
 )
@@ -456,6 +458,22 @@ def describe(text, path):
     }
 
 
+def check_programs(module, params):
+    """The nginx binary to run; UpstreamError naming the option when a program cannot run.
+
+    Checked before anything is written (check mode runs no program, so it only resolves).
+    """
+    binary = params["nginx_binary"]
+    try:
+        binary = resolve_program(module, binary, "nginx_binary")
+        if params["reload"] and params["reload_command"]:
+            resolve_program(module, params["reload_command"][0], "reload_command")
+    except ProgramNotFoundError as exc:
+        if not module.check_mode:
+            raise UpstreamError(str(exc)) from None
+    return binary
+
+
 # --- the switch -----------------------------------------------------------------------
 
 
@@ -512,6 +530,12 @@ class UpstreamSwitch:
         self.backup = backup
         self.lock_timeout = lock_timeout
         self.backup_path = self.path + ".previous"
+        # Exists while a written file may not be loaded by nginx yet: created before the write, removed once
+        # a new worker generation confirms the reload. A re-run that finds it reloads even when the file
+        # already holds the requested state (the previous run died between write and reload).
+        directory, name = os.path.split(self.path)
+        self.pending_path = os.path.join(directory, f".{name}.reload-pending")
+        self._reload_sent = False
         self.timings = {"lock_ms": None, "validate_ms": None, "reload_ms": None, "drain_ms": None, "total_ms": None}
         self.warnings = []
 
@@ -542,12 +566,15 @@ class UpstreamSwitch:
         before = self._snapshot()
         old_metadata = split_file(before.text)[0] if before.exists else None
         new_text, metadata = self._desired(spec, before)
-        result = {"changed": new_text is not None, "path": self.path, "reloaded": False, "drained": False,
-                  "backup_file": None}
+        pending = new_text is None and self._reload_pending()
+        result = {"changed": new_text is not None or pending, "path": self.path, "reloaded": False,
+                  "drained": False, "backup_file": None}
         if new_text is not None:
             result["diff"] = {"before": before.text or "", "after": new_text,
                               "before_header": self.path, "after_header": self.path}
-        if new_text is None or self.module.check_mode:
+        if pending and self.module.check_mode:
+            self.warnings.append(self._pending_reason("would be reloaded"))
+        if (new_text is None and not pending) or self.module.check_mode:
             result.update(_summary(metadata if spec is not None else None))
             if spec is None:
                 result["previous_active"] = (old_metadata or {}).get("active")
@@ -556,28 +583,7 @@ class UpstreamSwitch:
             result["timings"] = self.timings
             return result
 
-        lock_start = time.monotonic()
-        try:
-            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
-            lock.__enter__()
-        except LockTimeoutError as exc:
-            raise SwitchError(f"could not lock {self.path}: {exc}") from None
-        try:
-            self.timings["lock_ms"] = _ms(lock_start)
-            # Another run may have changed the file while we waited for the lock.
-            before = self._snapshot()
-            old_metadata = split_file(before.text)[0] if before.exists else None
-            new_text, metadata = self._desired(spec, before)
-            if new_text is None:
-                result["changed"] = False
-                result.pop("diff", None)
-            else:
-                result["diff"]["before"] = before.text or ""
-                result["diff"]["after"] = new_text
-                old_workers = self._swap(spec, before, new_text, result)
-        finally:
-            lock.__exit__(None, None, None)
-
+        old_workers, old_metadata, metadata = self._apply_locked(spec, result)
         if result["changed"] and result["reloaded"]:
             self._drain(old_workers, result)
         if spec is None:
@@ -590,14 +596,142 @@ class UpstreamSwitch:
         result["timings"] = self.timings
         return result
 
-    def _swap(self, spec, before, new_text, result):
-        """Write, test, check the include, reload and confirm; restore ``before`` on any failure."""
-        reload_sent = False
+    def _apply_locked(self, spec, result):
+        """Under the lock: re-read the file, then swap it or finish a pending reload.
+
+        Returns (old workers, old metadata, new metadata).
+        """
+        lock_start = time.monotonic()
+        try:
+            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
+            lock.__enter__()
+        except LockTimeoutError as exc:
+            raise SwitchError(f"could not lock {self.path}: {exc}") from None
+        except OSError as exc:
+            raise SwitchError(self._write_error(exc.filename or self.path, exc)) from None
+        try:
+            self.timings["lock_ms"] = _ms(lock_start)
+            # Another run may have changed the file while we waited for the lock.
+            before = self._snapshot()
+            old_metadata = split_file(before.text)[0] if before.exists else None
+            new_text, metadata = self._desired(spec, before)
+            old_workers = set()
+            if new_text is None:
+                result.pop("diff", None)
+                result["changed"] = self._reload_pending()
+                if result["changed"]:
+                    old_workers = self._reload_only(result)
+            else:
+                result["changed"] = True
+                result["diff"] = {"before": before.text or "", "after": new_text,
+                                  "before_header": self.path, "after_header": self.path}
+                old_workers = self._swap(spec, before, new_text, result)
+        finally:
+            lock.__exit__(None, None, None)
+        return old_workers, old_metadata, metadata
+
+    def _reload_pending(self):
+        return self.reload and os.path.exists(self.pending_path)
+
+    def _pending_reason(self, action):
+        return (
+            f"{self.path} already holds the requested state, but the run that wrote it did not confirm that nginx "
+            f"loaded it (marker {self.pending_path}, left by a run that stopped between write and reload): "
+            f"nginx {action}"
+        )
+
+    def _mark_pending(self):
+        try:
+            os.close(os.open(self.pending_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise SwitchError(self._write_error(self.pending_path, exc)) from None
+
+    def _clear_pending(self):
+        try:
+            os.unlink(self.pending_path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.warnings.append(
+                f"could not remove {self.pending_path}: {exc.strerror}; the next run reloads nginx once more"
+            )
+
+    def _write_error(self, path, exc):
+        return (
+            f"cannot write {path}: {exc.strerror or exc} (errno {exc.errno}): free space on its filesystem or make "
+            f"{os.path.dirname(path)} writable, or set path to another file; {self.path} was not changed"
+        )
+
+    def _reload_only(self, result):
+        """The file already holds the requested state but its reload was never confirmed: reload now."""
+        try:
+            validate_start = time.monotonic()
+            try:
+                dump = self.nginx.dump()
+            finally:
+                self.timings["validate_ms"] = _ms(validate_start)
+            old_workers = self._reload_nginx(dump, result)
+        except NginxError as exc:
+            raise SwitchError(
+                f"{exc}; {self.path} already holds the requested state but nginx has not loaded it "
+                f"(a previous run stopped before its reload was confirmed): " + " | ".join(exc.lines),
+                nginx_errors=exc.lines,
+            ) from None
+        except SwitchError as exc:
+            raise SwitchError(
+                f"{exc} ({self.path} already holds the requested state; a previous run stopped before its reload "
+                "was confirmed)"
+            ) from None
+        self.warnings.append(self._pending_reason("was reloaded now"))
+        self._clear_pending()
+        return old_workers
+
+    def _reload_nginx(self, dump, result):
+        """Reload and wait for the new worker generation; returns the old workers."""
+        master, pid_file = self.nginx.master_pid(dump)
+        if master is None:
+            raise SwitchError(
+                f"nginx is not running (no live nginx master for pid file {pid_file}); the module does not "
+                "start it: start nginx, or use reload=false to only write and test the file"
+            )
+        old_workers = read_children(master)
+        reload_start = time.monotonic()
+        self._reload_sent = True
+        self.nginx.reload()
+        new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
+        self.timings["reload_ms"] = _ms(reload_start)
+        if not new_workers:
+            raise SwitchError(
+                "nginx did not apply the new configuration: no new worker generation appeared"
+                f" within {self.reload_timeout} s after the reload (nginx kept the old configuration;"
+                " see its error log)"
+            )
+        result["reloaded"] = True
+        return old_workers
+
+    def _write(self, spec, new_text):
+        """Replace or remove the file; SwitchError (nothing changed) when the filesystem refuses."""
         try:
             if spec is None:
                 os.unlink(self.path)
             else:
                 write_atomic(self.module, self.path, new_text.encode("utf-8"))
+        except OSError as exc:
+            # The rename (or unlink) did not happen, so the file is untouched: nothing to restore.
+            raise SwitchError(self._write_error(self.path, exc)) from None
+
+    def _swap(self, spec, before, new_text, result):
+        """Write, test, check the include, reload and confirm; restore ``before`` on any failure."""
+        self._reload_sent = False
+        had_pending = os.path.exists(self.pending_path)
+        if self.reload:
+            self._mark_pending()
+        try:
+            self._write(spec, new_text)
+        except SwitchError:
+            self._undo_marker(had_pending)
+            raise
+        try:
             validate_start = time.monotonic()
             try:
                 dump = self.nginx.dump()
@@ -609,50 +743,53 @@ class UpstreamSwitch:
                     raise SwitchError(_include_hint(self.path, dump))
             old_workers = set()
             if self.reload:
-                master, pid_file = self.nginx.master_pid(dump)
-                if master is None:
-                    raise SwitchError(
-                        f"nginx is not running (no live nginx master for pid file {pid_file}); the module does not "
-                        "start it: start nginx, or use reload=false to only write and test the file"
-                    )
-                old_workers = read_children(master)
-                reload_start = time.monotonic()
-                reload_sent = True
-                self.nginx.reload()
-                new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
-                self.timings["reload_ms"] = _ms(reload_start)
-                if not new_workers:
-                    raise SwitchError(
-                        "nginx did not apply the new configuration: no new worker generation appeared"
-                        f" within {self.reload_timeout} s after the reload (nginx kept the old configuration;"
-                        " see its error log)"
-                    )
-                result["reloaded"] = True
+                old_workers = self._reload_nginx(dump, result)
         except NginxError as exc:
-            self._undo(before, reload_sent)
+            self._undo(before, had_pending)
             raise SwitchError(
                 f"{exc}; {self.path} was restored and nginx keeps serving the previous configuration: "
                 + " | ".join(exc.lines),
                 nginx_errors=exc.lines,
             ) from None
-        except SwitchError as exc:
-            self._undo(before, reload_sent)
+        except (SwitchError, OSError) as exc:
+            self._undo(before, had_pending)
             raise SwitchError(f"{exc} ({self.path} was restored, nothing changed)") from None
         except Exception:
-            self._undo(before, reload_sent)
+            self._undo(before, had_pending)
             raise
+        if self.reload:
+            self._clear_pending()
         if self.backup and before.exists:
-            result["backup_file"] = keep_backup(self.module, before, self.backup_path)
+            try:
+                result["backup_file"] = keep_backup(self.module, before, self.backup_path)
+            except OSError as exc:
+                # The switch itself is done; a missing backup must not turn it into a failure.
+                self.warnings.append(f"could not keep the previous file as {self.backup_path}: {exc.strerror}")
         return old_workers
 
-    def _undo(self, before, reload_sent):
-        restore(self.module, before)
-        if reload_sent:
+    def _undo(self, before, had_pending):
+        try:
+            restore(self.module, before)
+        except OSError as exc:
+            raise SwitchError(
+                f"restoring {self.path} failed: {exc.strerror or exc} (errno {exc.errno}); it may hold the new "
+                f"candidate: check it and run the switch again (the marker {self.pending_path} makes the re-run reload)"
+            ) from None
+        reloaded_back = True
+        if self._reload_sent:
             # nginx may still pick the candidate up late: reload once more so it runs the restored file.
             try:
                 self.nginx.reload()
             except NginxError as exc:
+                reloaded_back = False
                 self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
+        if reloaded_back:
+            self._undo_marker(had_pending)
+
+    def _undo_marker(self, had_pending):
+        """After an undo nginx runs the file that was there before: the marker goes unless it was there before."""
+        if self.reload and not had_pending:
+            self._clear_pending()
 
     def _drain(self, old_workers, result):
         drain_start = time.monotonic()

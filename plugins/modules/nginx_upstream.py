@@ -298,8 +298,6 @@ nginx_errors:
   elements: str
 """
 
-import os  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx  # noqa: E402
@@ -308,6 +306,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstre
     UpstreamError,
     UpstreamSwitch,
     build_spec,
+    check_programs,
     default_path,
     validate_name,
 )
@@ -363,9 +362,10 @@ def main():
         module.fail_json(msg=str(exc))
 
     path = params["path"] or default_path(params["name"])
-    binary = params["nginx_binary"]
-    if not os.path.isabs(binary):
-        binary = module.get_bin_path(binary, required=not module.check_mode, opt_dirs=["/usr/sbin", "/sbin"]) or binary
+    try:
+        binary = check_programs(module, params)
+    except UpstreamError as exc:
+        module.fail_json(msg=str(exc))
     nginx = Nginx(module, binary, params["nginx_conf"], params["reload_command"])
     switch = UpstreamSwitch(
         module, nginx, path,

@@ -128,14 +128,6 @@ def test_stale_pid_file(lab, fault_log):
 # --------------------------------------------------------------------------- not writable, disk full
 
 
-WRITE_ERROR_BUG = (
-    "bug: an OSError while writing the candidate (EPERM/EROFS/ENOSPC) is not turned into a clear failure: "
-    "_nginx_upstream.py UpstreamSwitch._swap 'except Exception' calls _undo -> _files.restore, which rewrites the "
-    "unchanged file through write_atomic and fails again; nginx_upstream.py main() only catches SwitchError, so the "
-    "module dies with a traceback and no JSON (Ansible shows MODULE FAILURE) instead of naming the path and cause"
-)
-
-
 def make_immutable(directory: Path, mounts: list) -> str:
     """Make ``directory`` unwritable even for root: chattr +i, else a read-only bind mount."""
     done = run_quiet(["chattr", "+i", str(directory)])
@@ -151,7 +143,6 @@ def make_immutable(directory: Path, mounts: list) -> str:
     return "read-only bind mount"
 
 
-@pytest.mark.xfail(strict=True, reason=WRITE_ERROR_BUG)
 def test_directory_not_writable(lab, fault_log, mounts):
     fault_log.set("nginx_upstream: environment", "directory of the managed file not writable (even for root)",
                   "clear error naming the directory; file unchanged; traffic on blue")
@@ -206,7 +197,6 @@ def fill_up(directory: Path) -> int:
                 return written
 
 
-@pytest.mark.xfail(strict=True, reason=WRITE_ERROR_BUG)
 def test_disk_full(small_disk_lab, fault_log):
     lab = small_disk_lab
     fault_log.set("nginx_upstream: environment", "disk full (64 KiB tmpfs filled up)",

@@ -20,8 +20,6 @@ import random
 import signal
 import time
 
-import pytest
-
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     SETTINGS_KEYS,
     render_body,
@@ -151,11 +149,8 @@ def test_sigkill_at_random_points_of_a_switch(lab, fault_log):
             if live == {target: 6}:
                 continue
             if phase == PHASE_AFTER_WRITE:
-                # Known defect, shown deterministically by
-                # test_rerun_after_kill_between_write_and_reload_reloads (xfail until fixed).
                 unconverged_after_write.append(round_no)
-            else:
-                problems.append(f"{where}: after the re-run traffic is {live}, not {target}")
+            problems.append(f"{where}: after the re-run traffic is {live}, not {target}")
     finally:
         summary = traffic.stop()
     fault_log.measured.update({
@@ -173,10 +168,6 @@ def test_sigkill_at_random_points_of_a_switch(lab, fault_log):
     assert summary["requests"] > KILLS, summary
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: nginx_upstream treats 'file already holds the requested state' as converged (_nginx_upstream.py "
-    "UpstreamSwitch.run -> same_state), so after a run died between writing the file and reloading nginx, "
-    "the re-run returns changed=false, does not reload, and nginx keeps serving the old colour"))
 def test_rerun_after_kill_between_write_and_reload_reloads(lab, fault_log):
     """Deterministic kill in the window after the write: the reload command is a long sleep."""
     fault_log.set("nginx_upstream: process killed",
