@@ -30,8 +30,10 @@ from math import gcd
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
     LockTimeoutError,
+    ProgramNotFoundError,
     exclusive_lock,
     keep_backup,
+    resolve_program,
     restore,
     write_atomic,
 )
@@ -677,8 +679,16 @@ class Haproxy:
             args.extend(("-f", path))
         return args
 
+    def _run(self, args):
+        # handle_exceptions=False: a missing program must raise here (and trigger the caller's restore)
+        # instead of run_command calling fail_json itself.
+        try:
+            return self.module.run_command(args, check_rc=False, handle_exceptions=False)
+        except OSError as exc:
+            raise HaproxyCommandError(f"cannot run {args[0]}: {exc.strerror or exc}") from None
+
     def check(self, path=None):
-        rc, out, err = self.module.run_command(self.check_args(path), check_rc=False)
+        rc, out, err = self._run(self.check_args(path))
         text = err + "\n" + out
         # rc 2 with "has no error but will not start (no listener)": valid, nothing binds yet.
         if rc == 0 or (rc == 2 and "has no error" in text):
@@ -686,11 +696,28 @@ class Haproxy:
         raise HaproxyCommandError("haproxy -c failed", error_lines(text))
 
     def reload(self):
-        rc, out, err = self.module.run_command(self.reload_command, check_rc=False)
+        rc, out, err = self._run(self.reload_command)
         if rc != 0:
             raise HaproxyCommandError(
                 f"the reload command {' '.join(self.reload_command)} failed (rc={rc})", error_lines(err + "\n" + out)
             )
+
+
+def check_programs(module, params):
+    """The haproxy binary to run; HaproxyError naming the option when a program cannot run.
+
+    Checked before anything is written (check mode runs no program, so it only resolves). The
+    default reload command (systemctl) is not checked: it is needed only when the pools change.
+    """
+    binary = params["haproxy_binary"]
+    try:
+        binary = resolve_program(module, binary, "haproxy_binary")
+        if params["apply"] and params["reload_command"]:
+            resolve_program(module, params["reload_command"][0], "reload_command")
+    except ProgramNotFoundError as exc:
+        if not module.check_mode:
+            raise HaproxyError(str(exc)) from None
+    return binary
 
 
 # --- the switch -------------------------------------------------------------------------------
@@ -921,10 +948,17 @@ class BackendSwitch:
         new_text = attempt.plan["new_text"]
         if new_text is None:
             return
-        if spec is None:
-            os.unlink(self.path)
-        else:
-            write_atomic(self.module, self.path, new_text.encode("utf-8"))
+        try:
+            if spec is None:
+                os.unlink(self.path)
+            else:
+                write_atomic(self.module, self.path, new_text.encode("utf-8"))
+        except OSError as exc:
+            # The rename (or unlink) did not happen: the file is untouched (file_written stays False).
+            raise SwitchError(
+                f"cannot write {self.path}: {exc.strerror or exc} (errno {exc.errno}): free space on its filesystem "
+                f"or make {os.path.dirname(self.path)} writable, or set path to another file"
+            ) from None
         attempt.file_written = True
         validate_start = self.clock()
         try:

@@ -365,6 +365,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy impo
     RuntimeApi,
     SwitchError,
     build_spec,
+    check_programs,
     default_path,
     default_state_file,
     validate_name,
@@ -434,6 +435,7 @@ def main():
             raise HaproxyError(f"state_file={state_file!r}: use an absolute path, or '' for no state file")
         params["state_file"] = state_file or None
         spec = build_spec(params) if params["state"] == "present" else None
+        binary = check_programs(module, params)
     except HaproxyError as exc:
         module.fail_json(msg=str(exc))
     if params["state_file"] and not os.path.isdir(os.path.dirname(params["state_file"])):
@@ -441,9 +443,6 @@ def main():
                              "or set state_file to '' for no state file")
 
     path = params["path"] or default_path(params["name"])
-    binary = params["haproxy_binary"]
-    if not os.path.isabs(binary):
-        binary = module.get_bin_path(binary, required=not module.check_mode, opt_dirs=["/usr/sbin", "/sbin"]) or binary
     haproxy = Haproxy(module, binary, params["haproxy_config"], params["reload_command"])
     api = RuntimeApi(params["admin_socket"], timeout=params["socket_timeout"])
     switch = BackendSwitch(

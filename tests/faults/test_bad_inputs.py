@@ -30,22 +30,6 @@ DROP = object()
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
-MISSING_PROGRAM_BUG = (
-    "bug: nginx_upstream runs nginx_binary / reload_command through module.run_command, which calls fail_json "
-    "itself ('Error executing command.', SystemExit) when the program does not exist; that bypasses "
-    "UpstreamSwitch._swap's restore (it catches Exception only), so the candidate file stays written although "
-    "nginx was never tested or reloaded, and the message names neither the option nor the program "
-    "(_nginx_process.py Nginx._run; nginx_upstream.py main() does not check an absolute nginx_binary exists)"
-)
-
-HAPROXY_MISSING_PROGRAM_BUG = (
-    "bug: haproxy_backend writes the candidate, then runs haproxy_binary through module.run_command "
-    "(_haproxy.py ~line 657), which calls fail_json itself ('Error executing command.', SystemExit) for a missing "
-    "program; the restore in the 'except Exception' (~line 882) never runs, so the candidate file stays written "
-    "and the message does not name haproxy_binary (haproxy_backend.py main() checks only relative names)"
-)
-
-
 class Case:
     def __init__(self, module: str, overrides: dict, option: str, why: str, bug: str | None = None):
         self.module = module
@@ -104,10 +88,9 @@ CASES = [
     Case("nginx_upstream", {"preview_colour": "green"}, "preview_colour", "preview_colour without preview"),
     Case("nginx_upstream", {"state": "gone"}, "state", "unknown state"),
     Case("nginx_upstream", {"colour": "green"}, "colour", "unknown option"),
-    Case("nginx_upstream", {"nginx_binary": "/nonexistent/sbin/nginx"}, "nginx_binary", "binary does not exist",
-         bug=MISSING_PROGRAM_BUG),
+    Case("nginx_upstream", {"nginx_binary": "/nonexistent/sbin/nginx"}, "nginx_binary", "binary does not exist"),
     Case("nginx_upstream", {"active": "green", "reload_command": ["/nonexistent/bin/reload-nginx"]}, "reload_command",
-         "reload program does not exist", bug=MISSING_PROGRAM_BUG),
+         "reload program does not exist"),
     # nginx_upstream_info
     Case("nginx_upstream_info", {"path": "/tmp/x.conf"}, "path", "name and path together"),
     Case("nginx_upstream_info", {"name": "a b"}, "name", "bad name"),
@@ -164,7 +147,7 @@ CASES = [
     Case("haproxy_backend", {"state_file": "relative.state"}, "state_file", "relative state_file"),
     Case("haproxy_backend", {"haproxy_config": []}, "haproxy_config", "empty haproxy_config"),
     Case("haproxy_backend", {"active": "green", "haproxy_binary": "/nonexistent/sbin/haproxy"}, "haproxy_binary",
-         "binary does not exist", bug=HAPROXY_MISSING_PROGRAM_BUG),
+         "binary does not exist"),
     # haproxy_backend_info
     Case("haproxy_backend_info", {"path": "/tmp/x.cfg"}, "path", "name and path together"),
     Case("haproxy_backend_info", {"name": "shop;evil"}, "name", "bad name"),
