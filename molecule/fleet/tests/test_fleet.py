@@ -86,6 +86,8 @@ def test_managed_file_names_the_live_colour_and_nginx_runs_it(lb):
     host = HOSTS[lb]
     _, meta = upstream_state(host)
     assert meta["active"] == LIVE[0]
+    if PHASE == "rejected" and lb == "sy-fleet-lb3":
+        return  # nginx -T fails there on purpose (test_lb3_configuration_really_is_invalid); the pids prove no reload
     content = host.file(UPSTREAM_FILE).content_string
     assert f"# configuration file {UPSTREAM_FILE}:\n{content}" in host.check_output("nginx -T 2>/dev/null") + "\n"
 
