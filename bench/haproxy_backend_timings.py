@@ -91,7 +91,7 @@ def main() -> int:
         undrained = 0
         stop, lock, tally = threading.Event(), threading.Lock(), {"ok": 0, "errors": 0}
         threads = [threading.Thread(target=keepalive_client, args=(haproxy.port, stop, tally, lock))
-                   for _ in range(clients)]
+                   for _n in range(clients)]
         for thread in threads:
             thread.start()
         try:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sample which colour answers through the load balancer while a switch happens.
@@ -47,7 +46,7 @@ def summarise(events: list) -> dict:
     ok = [(t, c) for t, c, s in events if s == 200]
     errors = len(events) - len(ok)
     counts: dict = {}
-    for _, color in ok:
+    for _stamp, color in ok:
         counts[color] = counts.get(color, 0) + 1
     result = {"requests": len(events), "errors": errors, "answers": counts, "overlap_ms": 0.0,
               "final_color": ok[-1][1] if ok else None, "initial_color": ok[0][1] if ok else None,
@@ -62,7 +61,7 @@ def summarise(events: list) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--stop-file", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
@@ -76,7 +75,7 @@ def main() -> int:
     lock = threading.Lock()
     limits = {"max_requests": args.max_requests, "interval_s": args.interval_ms / 1000}
     workers = [threading.Thread(target=sample, args=(args.url, stop, events, lock), kwargs=limits, daemon=True)
-               for _ in range(args.threads)]
+               for _n in range(args.threads)]
     for worker in workers:
         worker.start()
     deadline = time.monotonic() + args.max_seconds

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Package the demo application as a release artifact.
@@ -56,7 +55,7 @@ def package(version: str, out: Path) -> tuple[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--version", required=True)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)

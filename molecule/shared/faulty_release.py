@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Package the demo application with a fault built in, for the failure scenarios.
@@ -74,13 +73,13 @@ def member(name: str, data: bytes, mode: int) -> tuple[tarfile.TarInfo, io.Bytes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--version", required=True, help="version the deploy asks for (names the archive)")
     parser.add_argument("--fault", required=True, help="home-500, fail-after=N or report-version=X")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
 
-    mode, _, value = args.fault.partition("=")
+    mode, _sep, value = args.fault.partition("=")
     if mode not in ("home-500", "fail-after", "report-version") or (mode != "home-500") != bool(value):
         parser.error(f"--fault {args.fault!r}: use home-500, fail-after=N or report-version=X")
     after = int(value) if mode == "fail-after" else 0

@@ -45,7 +45,7 @@ def fatal_text(attempt: dict) -> str:
 def fetch(host, port: int, count: int = 10, path: str = "/") -> list[dict]:
     """GET http://127.0.0.1:<port><path> count times from inside host; status and headers per answer."""
     answers = []
-    for _ in range(count):
+    for _n in range(count):
         out = host.check_output(f"curl -s -D - -o /dev/null --max-time 5 http://127.0.0.1:{port}{path}")
         lines = out.replace("\r", "").splitlines()
         status = int(lines[0].split()[1]) if lines else 0

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A local Route53 API for the route53 scenario: moto's server on 127.0.0.1.
@@ -83,7 +82,7 @@ def stop(state: Path) -> dict:
     info = json.loads(state.read_text(encoding="utf-8"))
     if _is_moto(info["pid"]):
         os.kill(info["pid"], signal.SIGTERM)
-        for _ in range(50):
+        for _n in range(50):
             if not _is_moto(info["pid"]):
                 break
             time.sleep(0.1)
@@ -92,7 +91,7 @@ def stop(state: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--zone", default="example.test")

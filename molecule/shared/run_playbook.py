@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run one of the collection's playbooks as its own ansible-playbook process and record the outcome.
@@ -71,7 +70,7 @@ def summarise(output: dict, rc: int, duration: float, fact_names: list[str]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--record", required=True, type=Path, help="where to write the summary (JSON)")
     parser.add_argument("--fact", action="append", default=[], help="a fact to record (repeat)")
     parser.add_argument("playbook_args", nargs=argparse.REMAINDER, help="-- then ansible-playbook's arguments")

@@ -198,4 +198,3 @@ def test_rerun_after_kill_between_write_and_reload_reloads(lab, fault_log):
     live = lab.live(6)
     fault_log.measured["traffic_after_rerun"] = live
     assert live == {"green": 6}, f"re-run of the switch to green left traffic on {live} (result {again})"
-

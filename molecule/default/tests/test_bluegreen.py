@@ -38,7 +38,7 @@ def idle_of(colour: str) -> str:
 def fetch(port: int, count: int = 10) -> list[dict]:
     """GET http://127.0.0.1:<port>/ count times from inside the LB; headers as dicts."""
     answers = []
-    for _ in range(count):
+    for _n in range(count):
         out = LB.check_output(f"curl -s -D - -o /dev/null --max-time 5 http://127.0.0.1:{port}/")
         status = int(out.split()[1])
         headers = {k.strip().lower(): v.strip() for k, v in

@@ -84,7 +84,7 @@ def test_load_balancer_serves_the_live_colour(lb):
 @pytest.mark.parametrize("lb", LBS)
 def test_managed_file_names_the_live_colour_and_nginx_runs_it(lb):
     host = HOSTS[lb]
-    _, meta = upstream_state(host)
+    _unused, meta = upstream_state(host)
     assert meta["active"] == LIVE[0]
     if PHASE == "rejected" and lb == "sy-fleet-lb3":
         return  # nginx -T fails there on purpose (test_lb3_configuration_really_is_invalid); the pids prove no reload

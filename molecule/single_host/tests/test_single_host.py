@@ -58,7 +58,7 @@ def test_one_release_directory_per_version_shared_by_the_host():
 
 
 def test_upstream_points_at_this_host_on_the_live_colours_port():
-    _, meta = upstream_state(HOST)
+    _unused, meta = upstream_state(HOST)
     assert meta["active"] == LIVE
     assert meta["pools"] == {"blue": ["10.88.235.10:8081"], "green": ["10.88.235.10:8082"]}
     content = HOST.file(UPSTREAM_FILE).content_string

@@ -68,7 +68,7 @@ def test_load_balancer_serves_blue_1_0_0():
 
 
 def test_managed_file_records_the_switch_back_and_nginx_runs_it():
-    _, meta = upstream_state(LB)
+    _unused, meta = upstream_state(LB)
     assert meta["active"] == "blue"
     assert meta["previous_active"] == "green"
     assert meta["switched_at"]

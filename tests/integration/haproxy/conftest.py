@@ -189,7 +189,7 @@ class LoopbackHaproxy:
 
     def colour_counts(self, count: int = 20) -> dict:
         tally = Counter()
-        for _ in range(count):
+        for _n in range(count):
             status, colour = self.get()
             tally[colour if status == 200 else f"status_{status}"] += 1
         return dict(tally)

@@ -213,7 +213,7 @@ def test_keepalive_clients_see_no_errors_across_switches(lab: Lab):
                     tally["errors"] += 1
         conn.close()
 
-    clients = [threading.Thread(target=client) for _ in range(4)]
+    clients = [threading.Thread(target=client) for _n in range(4)]
     for thread in clients:
         thread.start()
     try:

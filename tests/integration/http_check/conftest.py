@@ -81,7 +81,7 @@ def garbage_server():
     def serve():
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, _addr = listener.accept()
             except OSError:
                 continue
             with conn:

@@ -49,7 +49,7 @@ class Sandbox:
         self.green = ColourBackend("green", "2.0.0").start()
         self.nginxes = [LoopbackNginx(tmp_path / f"nginx{i}") for i in range(balancers)]
         self.nginx = self.nginxes[0]
-        self.ports = [(free_port(), free_port()) for _ in range(balancers)]
+        self.ports = [(free_port(), free_port()) for _n in range(balancers)]
         self.live_port, self.preview_port = self.ports[0]
         self.playbook = tmp_path / "play.yml"
         self.playbook.write_text(PLAYBOOK)
@@ -76,7 +76,7 @@ class Sandbox:
                 "switch_nginx_binary": "/usr/sbin/nginx",
                 "switch_verify_requests": 20,
                 # Each balancer is checked through its own listener.
-                "switch_verify_urls": [f"http://127.0.0.1:{live}/" for live, _ in self.ports],
+                "switch_verify_urls": [f"http://127.0.0.1:{live}/" for live, _preview in self.ports],
             },
             "children": {"bluegreen_lb": {"hosts": hosts}},
         }}))
@@ -92,7 +92,7 @@ class Sandbox:
 
     def colours(self, port: int | None = None, count: int = 20) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for _ in range(count):
+        for _n in range(count):
             with urllib.request.urlopen(f"http://127.0.0.1:{port or self.live_port}/", timeout=5) as response:
                 colour = response.headers["X-App-Color"]
                 assert response.headers["X-Bluegreen-Color"] == colour
@@ -181,7 +181,7 @@ def test_two_balancers_switch_together_or_not_at_all(tmp_path):
     box = Sandbox(tmp_path, balancers=2)
     try:
         assert box.play(run_switch=False).returncode == 0
-        for live, _ in box.ports:
+        for live, _preview in box.ports:
             assert box.colours(live, 5) == {"blue": 5}
 
         # lb1's nginx now rejects any new configuration: the switch must not reach lb0 either.
@@ -191,14 +191,14 @@ def test_two_balancers_switch_together_or_not_at_all(tmp_path):
         assert proc.returncode != 0
         assert "no load balancer was switched" in proc.stdout
         assert [n.conf_d.joinpath("bluegreen_shop.conf").read_bytes() for n in box.nginxes] == before
-        for live, _ in box.ports:
+        for live, _preview in box.ports:
             assert box.colours(live, 5) == {"blue": 5}
 
         (box.nginxes[1].conf_d / "broken.conf").unlink()
         proc = box.play(run_front=False)
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert result_of(proc)["switched"] is True
-        for live, _ in box.ports:
+        for live, _preview in box.ports:
             assert box.colours(live, 5) == {"green": 5}
     finally:
         box.close()

@@ -244,7 +244,7 @@ class FakeHaproxySocket:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.server.accept()
+                conn, _addr = self.server.accept()
             except OSError:
                 return
             with conn:

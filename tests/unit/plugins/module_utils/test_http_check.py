@@ -250,7 +250,7 @@ def test_evaluate_counts_and_thresholds():
 
 def test_error_rate_boundary_is_inclusive():
     s = spec(requests=50, max_error_rate=0.1)
-    results = [answer() for _ in range(45)] + [no_answer() for _ in range(5)]
+    results = [answer() for _n in range(45)] + [no_answer() for _n in range(5)]
     assert hc.evaluate(s, results)["passed"] is True
     results[0] = no_answer()
     assert hc.evaluate(s, results)["passed"] is False
@@ -268,7 +268,7 @@ def test_latency_thresholds_p95_and_p99():
 
 def test_header_share():
     s = spec(requests=20, count_header="X-App-Color", expect_header_share={"value": "green", "min": 0.95})
-    results = [answer(hdrs=headers(X_App_Color="green")) for _ in range(19)] + [answer(hdrs=headers())]
+    results = [answer(hdrs=headers(X_App_Color="green")) for _n in range(19)] + [answer(hdrs=headers())]
     out = hc.evaluate(s, results)
     assert out["header_counts"] == {"green": 19, hc.MISSING_HEADER: 1}
     assert out["header_share"] == {"value": "green", "share": 0.95, "min": 0.95, "answers": 20, "count": 19}
