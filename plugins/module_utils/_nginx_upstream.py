@@ -775,16 +775,14 @@ class UpstreamSwitch:
                 f"restoring {self.path} failed: {exc.strerror or exc} (errno {exc.errno}); it may hold the new "
                 f"candidate: check it and run the switch again (the marker {self.pending_path} makes the re-run reload)"
             ) from None
-        reloaded_back = True
         if self._reload_sent:
             # nginx may still pick the candidate up late: reload once more so it runs the restored file.
             try:
                 self.nginx.reload()
             except NginxError as exc:
-                reloaded_back = False
                 self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
-        if reloaded_back:
-            self._undo_marker(had_pending)
+        # The file is back as it was, so this run leaves nothing behind (the warning above covers a failed reload).
+        self._undo_marker(had_pending)
 
     def _undo_marker(self, had_pending):
         """After an undo nginx runs the file that was there before: the marker goes unless it was there before."""
