@@ -68,10 +68,15 @@ def process_alive(pid, proc="/proc"):
 
 
 def _is_nginx(pid, proc="/proc"):
-    """Guard against a stale pid file whose pid now belongs to another program."""
+    """Guard against a stale pid file whose pid now belongs to another program.
+
+    nginx retitles its master process "nginx: master process ..."; matching that
+    prefix (not "nginx" anywhere) keeps an unrelated process whose arguments merely
+    mention nginx from being sent a reload signal.
+    """
     try:
         with open(os.path.join(proc, str(pid), "cmdline"), "rb") as handle:
-            return b"nginx" in handle.read()
+            return handle.read().startswith(b"nginx: master process")
     except OSError:
         return False
 
