@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help system-deps venv collection images setup test demo demo-down bench bench-quick \
-        lint sanity unit integration faults molecule build clean
+        lint sanity unit integration faults molecule molecule-all build clean
 
 help:
 	@echo "make demo       full blue-green cycle in a local podman sandbox"
@@ -80,6 +80,10 @@ faults: venv collection
 
 molecule: setup
 	$(VENV)/bin/python scripts/test.py molecule
+
+# Every scenario, including those not yet in make test (see scripts/test.py).
+molecule-all: setup
+	$(VENV)/bin/python scripts/test.py molecule-all
 
 build: venv collection
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(BUILD) $(REPO)
