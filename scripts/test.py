@@ -157,7 +157,7 @@ def layer_galaxy() -> LayerResult:
 # verify_rollback, fleet, single_host, route53) have not yet completed a full
 # `molecule test` run, so they run with `make molecule-all` until they have;
 # a scenario joins this list once it passes end to end.
-MAKE_TEST_SCENARIOS = ("harness", "default")
+MAKE_TEST_SCENARIOS = ("harness", "default", "haproxy")
 
 
 def molecule_scenarios(every: bool = False) -> list[str]:
