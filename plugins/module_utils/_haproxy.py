@@ -47,6 +47,9 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstre
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     validate_pools as _validate_pools,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+    validate_weights as _validate_weights,
+)
 
 MODULE_VERSION = "0.1.0"
 METADATA_PREFIX = "# switchyard.bluegreen.haproxy_backend: "
@@ -114,21 +117,10 @@ def _is_int(value):
 
 
 def validate_weights(weights, pools):
-    if not isinstance(weights, dict) or not weights:
-        raise HaproxyError("weights must be a mapping colour -> integer")
-    clean = {}
-    for colour, given in weights.items():
-        if colour not in pools:
-            raise HaproxyError(f"weights.{colour}: {colour!r} is not a colour in pools ({', '.join(sorted(pools))})")
-        weight = int(given) if isinstance(given, str) and given.isdigit() else given
-        if not _is_int(weight) or not 0 <= weight <= WEIGHT_MAX:
-            raise HaproxyError(f"weights.{colour}={given!r}: use an integer from 0 to {WEIGHT_MAX} (HAProxy's range)")
-        clean[colour] = weight
-    for colour in pools:
-        clean.setdefault(colour, 0)
-    if not any(clean.values()):
-        raise HaproxyError("weights are all 0: at least one colour needs a weight above 0")
-    return clean
+    try:
+        return _validate_weights(weights, pools, maximum=WEIGHT_MAX, range_note=" (HAProxy's range)")
+    except UpstreamError as exc:
+        raise HaproxyError(str(exc)) from None
 
 
 def validate_server_options(options):

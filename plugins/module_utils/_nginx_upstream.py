@@ -150,7 +150,11 @@ def validate_pools(pools):
     return clean
 
 
-def validate_weights(weights, pools):
+def validate_weights(weights, pools, maximum=WEIGHT_MAX, range_note=""):
+    """Weights per colour, 0..maximum, at least one above 0; colours not given get 0.
+
+    HAProxy's router shares this with its own maximum and a note naming its range.
+    """
     if not isinstance(weights, dict) or not weights:
         raise UpstreamError("weights must be a mapping colour -> integer")
     clean = {}
@@ -158,8 +162,8 @@ def validate_weights(weights, pools):
         if colour not in pools:
             raise UpstreamError(f"weights.{colour}: {colour!r} is not a colour in pools ({', '.join(sorted(pools))})")
         weight = int(given) if isinstance(given, str) and given.isdigit() else given
-        if not _is_int(weight) or not 0 <= weight <= WEIGHT_MAX:
-            raise UpstreamError(f"weights.{colour}={given!r}: use an integer from 0 to {WEIGHT_MAX}")
+        if not _is_int(weight) or not 0 <= weight <= maximum:
+            raise UpstreamError(f"weights.{colour}={given!r}: use an integer from 0 to {maximum}{range_note}")
         clean[colour] = weight
     for colour in pools:
         clean.setdefault(colour, 0)
