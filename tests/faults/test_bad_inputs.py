@@ -55,6 +55,7 @@ class Case:
 BG = {"blue": ["127.0.0.1:18081"], "green": ["127.0.0.1:18082"]}
 R53_TARGETS = {"blue": {"values": ["192.0.2.10"]}, "green": {"values": ["192.0.2.20"]}}
 ALIAS = {"alias": {"dns_name": "lb-1.us-east-1.elb.amazonaws.com", "hosted_zone_id": "Z35SXDOTRQ7X7K"}}
+ALIAS_GREEN = {"alias": {"dns_name": "lb-2.us-east-1.elb.amazonaws.com", "hosted_zone_id": "Z35SXDOTRQ7X7K"}}
 
 CASES = [
     # nginx_upstream
@@ -106,10 +107,7 @@ CASES = [
          "alias and values together"),
     Case("route53_switch", {"targets": {**R53_TARGETS, "green": {"values": ["192.0.2.10"]}}}, "targets",
          "same target for two colours"),
-    Case("route53_switch",
-         {"targets": {"blue": ALIAS, "green": {"alias": {"dns_name": "lb-2.us-east-1.elb.amazonaws.com",
-                                                          "hosted_zone_id": "Z35SXDOTRQ7X7K"}}},
-          "ttl": 60},
+    Case("route53_switch", {"targets": {"blue": ALIAS, "green": ALIAS_GREEN}, "ttl": 60},
          "ttl", "ttl with alias-only targets"),
     Case("route53_switch", {"ttl": -1}, "ttl", "negative ttl"),
     Case("route53_switch", {"record": "api.example.org"}, "record", "record outside the zone"),
