@@ -22,6 +22,9 @@ COLLECTIONS = BUILD / "collections"
 COLLECTION_LINK = COLLECTIONS / "ansible_collections" / "switchyard" / "bluegreen"
 MODULE_PACKAGE = "ansible_collections.switchyard.bluegreen.plugins.modules"
 
+# The session-wide moto_server fixture, shared by the Route53 integration and fault suites.
+pytest_plugins = ["tests.lib.moto"]
+
 # Make the collection importable (ansible_collections.switchyard.bluegreen.*) for unit tests.
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))

@@ -29,7 +29,7 @@ import pytest
 from tests.conftest import BUILD, MODULE_PACKAGE, REPO, ansible_env
 from tests.lib.backends import ColourBackend
 from tests.lib.nginx import LoopbackNginx
-from tests.lib.ports import LOOPBACK, free_port, wait_for_port
+from tests.lib.ports import LOOPBACK
 
 FULL = os.environ.get("SWITCHYARD_FAULT_FULL", "") not in ("", "0", "false", "no")
 KILLS = int(os.environ.get("SWITCHYARD_FAULT_KILLS", "100" if FULL else "20"))
@@ -334,50 +334,6 @@ def mounts():
 
 
 # --------------------------------------------------------------------------- moto behind a fault proxy
-
-DUMMY_KEY = "testing-key-id"
-DUMMY_SECRET = "testing-secret-value"  # noqa: S105 - moto accepts any credentials
-
-
-class MotoServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        binary = Path(sys.executable).parent / "moto_server"
-        if not binary.exists():
-            pytest.skip(f"{binary} not installed (pip package moto[server])")
-        self.proc = subprocess.Popen([str(binary), "-H", LOOPBACK, "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, timeout=30)
-
-    def reset(self) -> None:
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
-        try:
-            conn.request("POST", "/moto-api/reset", body=b"")
-            assert conn.getresponse().status == 200
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def fault_proxy(moto_server):

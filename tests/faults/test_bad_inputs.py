@@ -23,8 +23,9 @@ import yaml
 
 from tests.conftest import REPO, execute_playbook
 from tests.lib.backends import ColourBackend
+from tests.lib.moto import DUMMY_KEY, DUMMY_SECRET
 
-from .conftest import DUMMY_KEY, DUMMY_SECRET, FULL, make_lab, run_module_process, wait_for_single_generation
+from .conftest import FULL, make_lab, run_module_process, wait_for_single_generation
 
 DROP = object()
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"

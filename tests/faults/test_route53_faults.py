@@ -16,7 +16,9 @@ import time
 import boto3
 import pytest
 
-from .conftest import DUMMY_KEY, DUMMY_SECRET, FULL, run_module_process
+from tests.lib.moto import DUMMY_KEY, DUMMY_SECRET
+
+from .conftest import FULL, run_module_process
 
 TARGETS = {"blue": {"values": ["192.0.2.10"]}, "green": {"values": ["192.0.2.20"]}}
 

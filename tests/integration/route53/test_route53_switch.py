@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import DUMMY_KEY, DUMMY_SECRET
+from tests.lib.moto import DUMMY_KEY, DUMMY_SECRET
 
 BLUE_ALIAS = {"alias": {"dns_name": "blue-lb-1.us-east-1.elb.amazonaws.com", "hosted_zone_id": "Z35SXDOTRQ7X7K",
                         "evaluate_target_health": True}}
