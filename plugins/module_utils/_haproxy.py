@@ -16,7 +16,6 @@ so unit tests cover it with stand-ins.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import ipaddress
 import json
@@ -30,10 +29,8 @@ from math import gcd
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
     LockTimeoutError,
-    ProgramNotFoundError,
     exclusive_lock,
     keep_backup,
-    resolve_program,
     restore,
     write_atomic,
 )
@@ -49,6 +46,14 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstre
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
     validate_weights as _validate_weights,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+    check_programs as _check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+    elapsed_ms,
+    now_iso,
+    now_iso_ms,
 )
 
 MODULE_VERSION = "0.1.0"
@@ -701,26 +706,13 @@ def check_programs(module, params):
     Checked before anything is written (check mode runs no program, so it only resolves). The
     default reload command (systemctl) is not checked: it is needed only when the pools change.
     """
-    binary = params["haproxy_binary"]
-    try:
-        binary = resolve_program(module, binary, "haproxy_binary")
-        if params["apply"] and params["reload_command"]:
-            resolve_program(module, params["reload_command"][0], "reload_command")
-    except ProgramNotFoundError as exc:
-        if not module.check_mode:
-            raise HaproxyError(str(exc)) from None
-    return binary
+    reload_command = params["reload_command"] if params["apply"] else None
+    return _check_programs(module, params["haproxy_binary"], "haproxy_binary", reload_command, HaproxyError)
 
 
 # --- the switch -------------------------------------------------------------------------------
 
 
-def _now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(start):
-    return round((time.monotonic() - start) * 1000)
 
 
 class SwitchError(Exception):
@@ -798,7 +790,7 @@ class BackendSwitch:
         old_metadata = split_file(before.text)[0] if before.exists else None
         if same_state(spec, before.text):
             return None, old_metadata
-        metadata = next_metadata(spec, old_metadata, _now_iso())
+        metadata = next_metadata(spec, old_metadata, now_iso())
         return render_file(spec, metadata), metadata
 
     def _read_runtime(self, name):
@@ -855,7 +847,7 @@ class BackendSwitch:
         plan = self._plan(spec, name, before)
         result = self._result(spec, plan)
         if not result["changed"] or self.module.check_mode:
-            self.timings["total_ms"] = _ms(start)
+            self.timings["total_ms"] = elapsed_ms(start, self.clock)
             result["timings"] = self.timings
             return result
 
@@ -866,7 +858,7 @@ class BackendSwitch:
         except LockTimeoutError as exc:
             raise SwitchError(f"could not lock {self.path}: {exc}") from None
         try:
-            self.timings["lock_ms"] = _ms(lock_start)
+            self.timings["lock_ms"] = elapsed_ms(lock_start, self.clock)
             # Another run may have changed the file or the runtime while we waited.
             before = self._snapshot()
             plan = self._plan(spec, name, before)
@@ -878,7 +870,7 @@ class BackendSwitch:
 
         if result["changed"] and self.apply:
             self._drain(name, plan, leaving, old_pid, result)
-        self.timings["total_ms"] = _ms(start)
+        self.timings["total_ms"] = elapsed_ms(start, self.clock)
         result["timings"] = self.timings
         return result
 
@@ -890,7 +882,8 @@ class BackendSwitch:
                                         else plan["runtime"][name]["weight"])
                              for name, entry in plan["desired"].items()}
         changed = plan["new_text"] is not None or plan["reload"] or bool(plan["commands"])
-        result = {"changed": changed, "path": self.path, "reloaded": False, "drained": False, "backup_file": None,
+        result = {"changed": changed, "path": self.path, "reloaded": False, "applied_at": None, "drained": False,
+                  "backup_file": None,
                   "drift": plan["drift"], "commands": plan["commands"], "reload_reasons": plan["reasons"],
                   "runtime": runtime_after if runtime_after is not None else plan["runtime"]}
         metadata = plan["metadata"] if spec is not None else None
@@ -956,7 +949,7 @@ class BackendSwitch:
         try:
             self.haproxy.check(self.path if spec is not None else None)
         finally:
-            self.timings["validate_ms"] = _ms(validate_start)
+            self.timings["validate_ms"] = elapsed_ms(validate_start, self.clock)
 
     def _reload(self, spec, state_file, attempt, result):
         attempt.old_pid = self._worker_pid()
@@ -967,8 +960,9 @@ class BackendSwitch:
         attempt.reload_sent = True
         self.haproxy.reload()
         self._confirm_reload(attempt.name, spec, attempt.old_pid)
-        self.timings["reload_ms"] = _ms(reload_start)
+        self.timings["reload_ms"] = elapsed_ms(reload_start, self.clock)
         result["reloaded"] = True
+        result["applied_at"] = now_iso_ms()
         if spec is not None:
             # Converge anything a loaded state file or another run changed meanwhile.
             runtime = runtime_view(self._read_runtime(attempt.name) or [])
@@ -981,8 +975,9 @@ class BackendSwitch:
         for command in attempt.plan["commands"]:
             self.api.command(command)
             attempt.commands_sent.append(command)
-        self.timings["switch_ms"] = _ms(switch_start)
+        self.timings["switch_ms"] = elapsed_ms(switch_start, self.clock)
         result["commands"] = list(attempt.commands_sent)
+        result["applied_at"] = now_iso_ms()
 
     def _persist_runtime(self, spec, name, state_file, result):
         if self.apply:
@@ -1087,7 +1082,7 @@ class BackendSwitch:
                         self.drain_timeout, ", ".join(f"{k}={v}" for k, v in sorted(sessions.items())))
                 )
         if self.drain_timeout:
-            self.timings["drain_ms"] = _ms(drain_start)
+            self.timings["drain_ms"] = elapsed_ms(drain_start, self.clock)
 
 
 def describe(text, path):

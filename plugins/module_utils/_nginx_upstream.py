@@ -12,7 +12,6 @@ when it was switched and from what, read back by ``nginx_upstream`` (previous st
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import json
 import os
@@ -23,10 +22,8 @@ from math import gcd
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
     LockTimeoutError,
-    ProgramNotFoundError,
     exclusive_lock,
     keep_backup,
-    resolve_program,
     restore,
     write_atomic,
 )
@@ -36,6 +33,14 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_proces
     read_children,
     wait_for_drain,
     wait_for_new_workers,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+    check_programs as _check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+    elapsed_ms,
+    now_iso,
+    now_iso_ms,
 )
 
 MODULE_VERSION = "0.1.0"
@@ -467,26 +472,13 @@ def check_programs(module, params):
 
     Checked before anything is written (check mode runs no program, so it only resolves).
     """
-    binary = params["nginx_binary"]
-    try:
-        binary = resolve_program(module, binary, "nginx_binary")
-        if params["reload"] and params["reload_command"]:
-            resolve_program(module, params["reload_command"][0], "reload_command")
-    except ProgramNotFoundError as exc:
-        if not module.check_mode:
-            raise UpstreamError(str(exc)) from None
-    return binary
+    reload_command = params["reload_command"] if params["reload"] else None
+    return _check_programs(module, params["nginx_binary"], "nginx_binary", reload_command, UpstreamError)
 
 
 # --- the switch -----------------------------------------------------------------------
 
 
-def _now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(start):
-    return round((time.monotonic() - start) * 1000)
 
 
 class SwitchError(Exception):
@@ -559,7 +551,7 @@ class UpstreamSwitch:
         old_metadata = split_file(before.text)[0] if before.exists else None
         if same_state(spec, before.text):
             return None, old_metadata
-        metadata = next_metadata(spec, old_metadata, _now_iso())
+        metadata = next_metadata(spec, old_metadata, now_iso())
         return render_file(spec, metadata), metadata
 
     def run(self, spec):
@@ -572,7 +564,7 @@ class UpstreamSwitch:
         new_text, metadata = self._desired(spec, before)
         pending = new_text is None and self._reload_pending()
         result = {"changed": new_text is not None or pending, "path": self.path, "reloaded": False,
-                  "drained": False, "backup_file": None}
+                  "reloaded_at": None, "drained": False, "backup_file": None}
         if new_text is not None:
             result["diff"] = {"before": before.text or "", "after": new_text,
                               "before_header": self.path, "after_header": self.path}
@@ -583,7 +575,7 @@ class UpstreamSwitch:
             if spec is None:
                 result["previous_active"] = (old_metadata or {}).get("active")
                 result["previous_weights"] = (old_metadata or {}).get("weights")
-            self.timings["total_ms"] = _ms(start)
+            self.timings["total_ms"] = elapsed_ms(start)
             result["timings"] = self.timings
             return result
 
@@ -596,7 +588,7 @@ class UpstreamSwitch:
             result["previous_weights"] = (old_metadata or {}).get("weights")
         else:
             result.update(_summary(metadata))
-        self.timings["total_ms"] = _ms(start)
+        self.timings["total_ms"] = elapsed_ms(start)
         result["timings"] = self.timings
         return result
 
@@ -614,7 +606,7 @@ class UpstreamSwitch:
         except OSError as exc:
             raise SwitchError(self._write_error(exc.filename or self.path, exc)) from None
         try:
-            self.timings["lock_ms"] = _ms(lock_start)
+            self.timings["lock_ms"] = elapsed_ms(lock_start)
             # Another run may have changed the file while we waited for the lock.
             before = self._snapshot()
             old_metadata = split_file(before.text)[0] if before.exists else None
@@ -673,7 +665,7 @@ class UpstreamSwitch:
             try:
                 dump = self.nginx.dump()
             finally:
-                self.timings["validate_ms"] = _ms(validate_start)
+                self.timings["validate_ms"] = elapsed_ms(validate_start)
             old_workers = self._reload_nginx(dump, result)
         except NginxError as exc:
             raise SwitchError(
@@ -703,7 +695,7 @@ class UpstreamSwitch:
         self._reload_sent = True
         self.nginx.reload()
         new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
-        self.timings["reload_ms"] = _ms(reload_start)
+        self.timings["reload_ms"] = elapsed_ms(reload_start)
         if not new_workers:
             raise SwitchError(
                 "nginx did not apply the new configuration: no new worker generation appeared"
@@ -711,6 +703,7 @@ class UpstreamSwitch:
                 " see its error log)"
             )
         result["reloaded"] = True
+        result["reloaded_at"] = now_iso_ms()
         return old_workers
 
     def _write(self, spec, new_text):
@@ -740,7 +733,7 @@ class UpstreamSwitch:
             try:
                 dump = self.nginx.dump()
             finally:
-                self.timings["validate_ms"] = _ms(validate_start)
+                self.timings["validate_ms"] = elapsed_ms(validate_start)
             if spec is not None:
                 included = {os.path.realpath(name) for name in included_files(dump)}
                 if os.path.realpath(self.path) not in included:
@@ -797,7 +790,7 @@ class UpstreamSwitch:
         drain_start = time.monotonic()
         alive = wait_for_drain(old_workers, self.drain_timeout)
         if self.drain_timeout:
-            self.timings["drain_ms"] = _ms(drain_start)
+            self.timings["drain_ms"] = elapsed_ms(drain_start)
         result["drained"] = not alive
         if alive and self.drain_timeout:
             self.warnings.append(

@@ -287,6 +287,15 @@ reloaded:
   description: HAProxy was reloaded (only when the pools changed) and a new worker answered with the new servers.
   returned: always
   type: bool
+applied_at:
+  description:
+    - UTC time, to the millisecond, at which the running HAProxy took the new state (the runtime commands
+      were sent, or the reload was confirmed); null when nothing was applied.
+    - Comparing it across load balancers gives the skew between the first and the last; that needs
+      synchronised clocks (NTP).
+  returned: always
+  type: str
+  sample: "2026-11-27T08:10:03.412Z"
 drained:
   description:
     - After a change, the servers that left the rotation had no current sessions within O(drain_timeout)

@@ -266,6 +266,14 @@ reloaded:
   description: nginx was reloaded and a new worker generation took over.
   returned: always
   type: bool
+reloaded_at:
+  description:
+    - UTC time, to the millisecond, at which the new worker generation was seen (null without a reload).
+    - Comparing it across load balancers gives the skew between the first and the last to serve the new
+      configuration; that needs synchronised clocks (NTP).
+  returned: always
+  type: str
+  sample: "2026-11-27T08:10:03.412Z"
 drained:
   description: The previous worker generation was seen to exit within O(drain_timeout).
   returned: always

@@ -8,6 +8,7 @@ Every test reads the traffic itself (X-Bluegreen-Color of the answers through HA
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import http.client
 import os
@@ -38,9 +39,13 @@ def runtime_states(lab: Lab) -> dict:
 def test_switch_moves_all_traffic_through_the_runtime_api(lab: Lab):
     assert lab.live() == {"blue": 20}
     worker = lab.haproxy.worker_pid()
+    sent_at = datetime.datetime.now(datetime.timezone.utc)
     result = lab.switch(active="green")
     assert not result.failed, result
     assert result["changed"] and not result["reloaded"] and result["drained"]
+    # applied_at: when the runtime commands went out, inside the module run.
+    applied_at = datetime.datetime.fromisoformat(result["applied_at"].replace("Z", "+00:00"))
+    assert sent_at <= applied_at <= datetime.datetime.now(datetime.timezone.utc), result["applied_at"]
     assert (result["active"], result["previous_active"], result["weights"]) == ("green", "blue", None)
     # The target is made ready before the old colour leaves, never the reverse.
     assert result["commands"] == [f"set weight {BACKEND}/green-1 1", f"set server {BACKEND}/blue-1 state drain"]
@@ -63,7 +68,7 @@ def test_idempotent_rerun_sends_and_writes_nothing(lab: Lab):
     state_digest = digest(lab.haproxy.state_file)
     again = lab.switch(active="green")
     assert not again.failed, again
-    assert not again["changed"] and again["commands"] == [] and again["drift"] == []
+    assert not again["changed"] and again["commands"] == [] and again["applied_at"] is None and again["drift"] == []
     assert (again["active"], again["previous_active"]) == ("green", "blue")
     after = os.stat(lab.path)
     assert (after.st_ino, after.st_mtime_ns) == (file_stat.st_ino, file_stat.st_mtime_ns)

@@ -9,6 +9,7 @@ Every test reads the traffic itself (X-App-Color of the answers through nginx), 
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import hashlib
 import os
@@ -35,6 +36,7 @@ def digest(path) -> str | None:
 def test_switch_moves_all_traffic_and_drains(lab: Lab):
     assert lab.live() == {"blue": 20}
     workers_before = lab.nginx.worker_pids()
+    sent_at = datetime.datetime.now(datetime.timezone.utc)
     result = lab.switch(active="green", preview=True)
     assert not result.failed, result
     assert result["changed"] and result["reloaded"] and result["drained"]
@@ -43,6 +45,9 @@ def test_switch_moves_all_traffic_and_drains(lab: Lab):
     assert result["path"] == str(lab.path)
     timings = result["timings"]
     assert all(isinstance(timings[key], int) for key in ("validate_ms", "reload_ms", "drain_ms", "total_ms"))
+    # reloaded_at falls inside the module run: after it started, before it returned.
+    reloaded_at = datetime.datetime.fromisoformat(result["reloaded_at"].replace("Z", "+00:00"))
+    assert sent_at <= reloaded_at <= datetime.datetime.now(datetime.timezone.utc), result["reloaded_at"]
     # The old generation is gone, a new one serves.
     assert workers_before.isdisjoint(lab.nginx.worker_pids())
     assert lab.live() == {"green": 20}
@@ -55,7 +60,7 @@ def test_idempotent_rerun_writes_nothing_and_does_not_reload(lab: Lab):
     workers = lab.nginx.worker_pids()
     again = lab.switch(active="green", preview=True)
     assert not again.failed, again
-    assert not again["changed"] and not again["reloaded"]
+    assert not again["changed"] and not again["reloaded"] and again["reloaded_at"] is None
     assert (again["active"], again["previous_active"]) == ("green", "blue")
     stat_after = os.stat(lab.path)
     assert (stat_after.st_ino, stat_after.st_mtime_ns) == (stat_before.st_ino, stat_before.st_mtime_ns)
