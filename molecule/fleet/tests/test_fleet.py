@@ -147,7 +147,6 @@ def test_measured_skew_between_first_and_last_load_balancer():
 
 
 @switched_only
-@pytest.mark.xfail(strict=True, reason="switch role does not report the reload skew yet (needs reloaded_at per host)")
 def test_switch_result_reports_the_reload_skew():
     result = next(iter(recorded("attempt_healthy")["facts"]["switch_result"].values()))
     assert "reload_skew_s" in result

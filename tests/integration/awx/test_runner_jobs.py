@@ -131,6 +131,7 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     assert stats["bluegreen_switched"] is True
     assert stats["bluegreen_switched_at"].startswith("20")
     assert float(stats["bluegreen_switch_duration_s"]) > 0
+    assert float(stats["bluegreen_reload_skew_s"]) == 0.0  # one load balancer: no skew
     assert "green=20" in stats["bluegreen_verification"]
     assert {"Smoke-test the target colour", "Switch to the target colour",
             "Publish the result for AWX workflows"} <= set(switch.task_names())

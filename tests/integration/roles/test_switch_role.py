@@ -9,6 +9,7 @@ back through nginx's live listener, so each test sees what a client would.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import urllib.request
@@ -135,6 +136,7 @@ def test_front_then_switch_moves_all_traffic_and_repeats_as_no_op(sandbox):
     assert result["switched"] is True
     assert (result["live"], result["previous"]) == ("green", "blue")
     assert "green=20" in result["verification"]
+    assert result["reload_skew_s"] == 0.0  # one load balancer
     assert sandbox.colours() == {"green": 20}
     assert sandbox.colours(sandbox.preview_port, 5) == {"blue": 5}
 
@@ -197,7 +199,14 @@ def test_two_balancers_switch_together_or_not_at_all(tmp_path):
         (box.nginxes[1].conf_d / "broken.conf").unlink()
         proc = box.play(run_front=False)
         assert proc.returncode == 0, proc.stdout[-3000:]
-        assert result_of(proc)["switched"] is True
+        result = result_of(proc)
+        assert result["switched"] is True
+        # Each balancer reports when it served the new configuration; the skew spans them.
+        applied = sorted(t["applied_at"] for t in result["router_timings"])
+        assert len(applied) == 2 and all(a.endswith("Z") for a in applied), result["router_timings"]
+        first, last = (datetime.datetime.fromisoformat(a.replace("Z", "+00:00")) for a in applied)
+        assert result["reload_skew_s"] == round((last - first).total_seconds(), 3)
+        assert 0 <= result["reload_skew_s"] <= float(result["duration_s"])
         for live, _preview in box.ports:
             assert box.colours(live, 5) == {"green": 5}
     finally:
