@@ -56,21 +56,32 @@ def start(state: Path, zone: str) -> dict:
     server = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(  # noqa: S603 (our own venv's moto_server, fixed arguments)
         [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"moto_server did not start on {endpoint} (see {state.parent / 'moto.log'})") from None
-            time.sleep(0.2)
-    client = boto3.client("route53", endpoint_url=endpoint, **CREDENTIALS)
-    zone_id = client.create_hosted_zone(Name=zone, CallerReference=f"molecule-{time.time()}")["HostedZone"]["Id"]
-    # Every request from here on is recorded (GET /moto-api/recorder/download-recording).
-    urllib.request.urlopen(f"{endpoint}/moto-api/recorder/start-recording", data=b"", timeout=10).close()  # noqa: S310
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        # moto's recorder appends to ./moto_recording: keep it in this scenario's own directory.
+        cwd=state.parent)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log_path = state.parent / "moto.log"
+                    raise SystemExit(f"moto_server did not start on {endpoint} (see {log_path})") from None
+                time.sleep(0.2)
+        client = boto3.client("route53", endpoint_url=endpoint, **CREDENTIALS)
+        zone_id = client.create_hosted_zone(Name=zone, CallerReference=f"molecule-{time.time()}")["HostedZone"]["Id"]
+        # Every request from here on is recorded (GET /moto-api/recorder/download-recording); the
+        # recorder appends to its file, so start from an empty one.
+        urllib.request.urlopen(f"{endpoint}/moto-api/recorder/reset-recording", data=b"", timeout=10).close()  # noqa: S310
+        urllib.request.urlopen(f"{endpoint}/moto-api/recorder/start-recording", data=b"", timeout=10).close()  # noqa: S310
+    except BaseException:
+        # Nothing records this process yet, so cleanup could not stop it: stop it here.
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
     info = {"pid": proc.pid, "port": port, "endpoint_url": endpoint, "zone_id": zone_id.rsplit("/", 1)[-1]}
     state.write_text(json.dumps(info) + "\n", encoding="utf-8")
     return info
