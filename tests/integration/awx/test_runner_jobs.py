@@ -45,6 +45,11 @@ def active_colour(path: Path) -> str | None:
     return None
 
 
+def outcome(stats: dict) -> tuple:
+    """(failed, switched, live colour) from a job's set_stats artifacts."""
+    return stats["bluegreen_failed"], stats["bluegreen_switched"], stats["bluegreen_live_color"]
+
+
 class BreakWhenLive:
     """Make a colour answer 500 as soon as the router sends it live traffic.
 
@@ -96,11 +101,36 @@ def test_deploy_of_the_live_release_is_a_successful_noop_job(lab):
     assert job.artifacts["bluegreen_switched"] is False
     assert job.artifacts["bluegreen_previous_color"] is None
     assert job.artifacts["bluegreen_verification"] == "not run"
+    assert (job.artifacts["bluegreen_failed"], job.artifacts["bluegreen_failure"]) == (False, None)
     assert "Nothing deployed: blue already runs 1.0.0" in job.stdout
     # The deploy converged the front (live listener on blue) and switched nothing.
     assert lab.colours() == {"blue": 20}
     assert lab.colours(lab.preview_port, 5) == {"green": 5}
     assert active_colour(lab.upstream_file) == "blue"
+
+
+def test_deploy_that_fails_to_provision_publishes_the_failure(lab):
+    """A deploy that fails before any switch still hands its outcome to the workflow."""
+    lab.record("blue", "1.0.0")
+    lab.record("green", "1.0.0")
+    # The survey takes any text; the environment role refuses a version with a space before it changes anything.
+    job = lab.launch("bluegreen | deploy", {
+        "bluegreen_version": "2.0 beta",
+        "bluegreen_artifact": "/srv/releases/shop-2.0.tar.gz",
+    })
+    assert job.status == "failed" and job.rc != 0
+    messages = job.failure_messages()
+    assert len(messages) == 2 and messages[1] == messages[0], messages
+    assert "the version may use letters, digits" in messages[0]
+    stats = job.artifacts
+    assert (stats["bluegreen_failed"], stats["bluegreen_switched"]) == (True, False)
+    assert (stats["bluegreen_live_color"], stats["bluegreen_version"]) == ("blue", "2.0 beta")
+    assert "the version may use letters, digits" in stats["bluegreen_failure"]
+    assert stats["bluegreen_failed_task"] == "Refuse a release without a version or an artifact"
+    # The play that would switch never ran.
+    assert "Smoke-test the target colour" not in job.task_names()
+    assert active_colour(lab.upstream_file) == "blue"
+    assert lab.colours() == {"blue": 20}
 
 
 def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
@@ -133,6 +163,8 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     assert float(stats["bluegreen_switch_duration_s"]) > 0
     assert float(stats["bluegreen_reload_skew_s"]) == 0.0  # one load balancer: no skew
     assert "green=20" in stats["bluegreen_verification"]
+    assert outcome(stats) == (False, True, "green") and stats["bluegreen_failure"] is None
+    assert stats["bluegreen_failed_task"] is None
     assert {"Smoke-test the target colour", "Switch to the target colour",
             "Publish the result for AWX workflows"} <= set(switch.task_names())
     assert lab.colours() == {"green": 20}
@@ -147,6 +179,7 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     # rollback skips the smoke test: only a liveness probe, the switch and a short verification.
     assert "Smoke-test the target colour" not in rollback.task_names()
     assert "blue=10" in rollback.artifacts["bluegreen_verification"]
+    assert rollback.artifacts["bluegreen_failed"] is False
     assert lab.colours() == {"blue": 20}
     carried.update(rollback.artifacts)
 
@@ -167,12 +200,26 @@ def test_failed_verification_fails_the_job_with_the_reason_and_traffic_returns(l
         job = lab.launch("bluegreen | switch", {"bluegreen_target_color": "green", "bluegreen_auto_rollback": "true"})
     assert breaker.broke.is_set(), "the switch never sent traffic to green"
     assert job.status == "failed" and job.rc != 0
+    # The verification's failure (rescued so that the stats get published), then the same
+    # reason again from the re-raise that keeps the job failed.
     messages = job.failure_messages()
-    assert len(messages) == 1, messages
+    assert len(messages) == 2, messages
     assert "Verification of green" in messages[0] and "FAILED" in messages[0]
     assert "Traffic was switched back to blue" in messages[0]
-    # The failed play never reached set_stats: a workflow's failure path gets no stats.
-    assert job.artifacts == {}
+    assert messages[1] == messages[0]
+    assert job.task_names()[-1] == "Fail with the original reason"
+    # A workflow's failure branch gets what is live after the switch-back, and why.
+    stats = job.artifacts
+    assert stats["bluegreen_failed"] is True
+    assert stats["bluegreen_live_color"] == "blue"
+    assert stats["bluegreen_switched"] is False
+    assert stats["bluegreen_version"] == "2.0.0"
+    assert stats["bluegreen_failed_task"] == "Fail with the verification result"
+    assert stats["bluegreen_failure"].startswith("Verification of green through http://127.0.0.1:")
+    assert "FAILED" in stats["bluegreen_failure"] and "switched back to blue" in stats["bluegreen_failure"]
+    assert "\n" not in stats["bluegreen_failure"]
+    assert stats["bluegreen_verification"] != "not run"
+    assert stats["bluegreen_switched_at"].startswith("20")
     assert active_colour(lab.upstream_file) == "blue"
     assert lab.colours() == {"blue": 20}
 
@@ -185,7 +232,12 @@ def test_failed_verification_with_auto_rollback_off_leaves_the_target_live(lab):
         job = lab.launch("bluegreen | switch", {"bluegreen_target_color": "green", "bluegreen_auto_rollback": "false"})
     assert job.status == "failed" and job.rc != 0
     messages = job.failure_messages()
-    assert len(messages) == 1 and "Traffic was left on green" in messages[0], messages
+    assert len(messages) == 2 and "Traffic was left on green" in messages[0], messages
+    # The switch stayed in place: the stats say so, with the failure.
+    stats = job.artifacts
+    assert (stats["bluegreen_failed"], stats["bluegreen_switched"]) == (True, True)
+    assert (stats["bluegreen_live_color"], stats["bluegreen_previous_color"]) == ("green", "blue")
+    assert "Traffic was left on green" in stats["bluegreen_failure"]
     assert active_colour(lab.upstream_file) == "green"
 
 
@@ -199,7 +251,31 @@ def test_unhealthy_target_is_refused_before_any_switch(lab):
     assert job.status == "failed" and job.rc != 0
     messages = job.failure_messages()
     assert any("FAILED, no switch was made" in m or "not healthy" in m for m in messages), messages
+    stats = job.artifacts
+    assert outcome(stats) == (True, False, "blue")
+    # The smoke test refuses it first (the switch role's precheck would too).
+    assert stats["bluegreen_failure"].startswith("Smoke test of green FAILED, no switch was made")
+    assert len(stats["bluegreen_failure"]) <= 500
+    assert stats["bluegreen_verification"] == "not run"
+    assert stats["bluegreen_switched_at"] is None
     assert lab.upstream_file.read_bytes() == before
+    assert lab.colours() == {"blue": 20}
+
+
+def test_rollback_to_a_dead_colour_is_refused_and_published(lab):
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    lab.green.behaviour.status = 503
+    job = lab.launch("bluegreen | rollback")
+    assert job.status == "failed" and job.rc != 0
+    messages = job.failure_messages()
+    assert len(messages) == 2 and messages[1] == messages[0], messages
+    assert "green is not healthy, traffic stays on blue" in messages[0]
+    stats = job.artifacts
+    assert outcome(stats) == (True, False, "blue")
+    assert stats["bluegreen_failure"].startswith("green is not healthy, traffic stays on blue")
+    assert stats["bluegreen_failed_task"] == "Refuse to switch to an unhealthy colour"
     assert lab.colours() == {"blue": 20}
 
 
@@ -214,5 +290,9 @@ def test_a_colour_outside_the_survey_fails_before_anything_changes(lab):
     job = lab.run("playbooks/switch.yml", {"bluegreen_target_color": "purple"})
     assert job.status == "failed" and job.rc != 0
     assert any("purple" in m for m in job.failure_messages()), job.failure_messages()
+    # Refused before the router was read: nothing is known to be live, nothing was switched.
+    assert job.artifacts["bluegreen_failed"] is True and job.artifacts["bluegreen_switched"] is False
+    assert job.artifacts["bluegreen_live_color"] is None
+    assert "purple" in job.artifacts["bluegreen_failure"]
     assert lab.upstream_file.read_bytes() == before
     assert lab.colours() == {"blue": 20}
