@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import os
 import re
 import socket
 import stat
 import time
-from math import gcd
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
     FileSnapshot,
-    LockTimeoutError,
-    exclusive_lock,
-    keep_backup,
     restore,
     write_atomic,
 )
@@ -45,20 +40,22 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstre
     validate_pools as _validate_pools,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
-    validate_weights as _validate_weights,
+    validate_traffic as _validate_traffic,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+    ManagedFileSwitch,
+    ManagedFormat,
+    elapsed_ms,
+    lcm,
+    now_iso_ms,
+    traffic_summary,
+    write_error,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
     check_programs as _check_programs,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
-    elapsed_ms,
-    now_iso,
-    now_iso_ms,
-)
 
 MODULE_VERSION = "0.1.0"
-METADATA_PREFIX = "# switchyard.bluegreen.haproxy_backend: "
-HEADER = "# Managed by switchyard.bluegreen.haproxy_backend. Manual edits are overwritten on the next run.\n"
 DEFAULT_CONF_DIR = "/etc/haproxy/conf.d"
 DEFAULT_STATE_DIR = "/var/lib/haproxy"
 DEFAULT_ADMIN_SOCKET = "/run/haproxy/admin.sock"
@@ -121,13 +118,6 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_weights(weights, pools):
-    try:
-        return _validate_weights(weights, pools, maximum=WEIGHT_MAX, range_note=" (HAProxy's range)")
-    except UpstreamError as exc:
-        raise HaproxyError(str(exc)) from None
-
-
 def validate_server_options(options):
     clean = {}
     for key, given in (options or {}).items():
@@ -161,19 +151,12 @@ def haproxy_address(server):
     return "unix@" + server[5:] if server.startswith("unix:") else server
 
 
-def _validate_traffic(pools, active, weights):
-    if active is not None and weights is not None:
-        raise HaproxyError(
-            "active and weights are mutually exclusive: give one colour in active, or a split in weights"
-        )
-    if active is None and weights is None:
-        raise HaproxyError("give either active (one colour) or weights (a split between colours)")
-    if active is None:
-        return validate_weights(weights, pools)
-    validate_name(active, "active")
-    if active not in pools:
-        raise HaproxyError("active={!r} is not a colour in pools ({})".format(active, ", ".join(sorted(pools))))
-    return None
+def validate_traffic(pools, active, weights):
+    """The weights (None when one colour is active), within HAProxy's weight range."""
+    try:
+        return _validate_traffic(pools, active, weights, maximum=WEIGHT_MAX, range_note=" (HAProxy's range)")
+    except UpstreamError as exc:
+        raise HaproxyError(str(exc)) from None
 
 
 def build_spec(params):
@@ -190,7 +173,7 @@ def build_spec(params):
         if "-" in colour:  # validate_pools allows only A-Z a-z 0-9 _, kept explicit for the header converter
             raise HaproxyError(f"pools colour {colour!r} must not contain '-'")
     active = params.get("active")
-    weights = _validate_traffic(pools, active, params.get("weights"))
+    weights = validate_traffic(pools, active, params.get("weights"))
     old_state = params.get("old_state") or "drain"
     if old_state not in OLD_STATES:
         raise HaproxyError(f"old_state={old_state!r}: use drain or maint")
@@ -222,13 +205,6 @@ def build_spec(params):
 # --- desired server states and rendering --------------------------------------------------
 
 
-def _lcm(numbers):
-    result = 1
-    for number in numbers:
-        result = result * number // gcd(result, number)
-    return result
-
-
 def colour_share(spec):
     """Colour -> its weight (active mode: the active colour 1, the others 0)."""
     if spec["active"] is not None:
@@ -245,7 +221,7 @@ def server_states(spec):
     """
     shares = colour_share(spec)
     serving = [colour for colour in spec["pools"] if shares[colour] > 0]
-    scale = _lcm([len(spec["pools"][colour]) for colour in serving])
+    scale = lcm([len(spec["pools"][colour]) for colour in serving])
     raw = {colour: shares[colour] * scale / len(spec["pools"][colour]) for colour in serving}
     factor = min(1.0, WEIGHT_MAX / max(raw.values()))
     states = {}
@@ -291,60 +267,8 @@ SETTINGS_KEYS = ("name", "pools", "active", "weights", "old_state", "balance", "
                  "server_options", "state_file")
 
 
-def render_file(spec, metadata):
-    line = METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n"
-    return HEADER + line + render_body(spec)
-
-
-def traffic_of(spec):
-    return {"active": spec["active"], "weights": spec["weights"]}
-
-
-def next_metadata(spec, old_metadata, now_iso):
-    """Metadata for the new file; switched_at/previous_* move only when the traffic selection changes."""
-    metadata = {key: spec[key] for key in SETTINGS_KEYS}
-    metadata["module_version"] = MODULE_VERSION
-    metadata["updated_at"] = now_iso
-    old = old_metadata or {}
-    if old and {"active": old.get("active"), "weights": old.get("weights")} == traffic_of(spec):
-        metadata["previous_active"] = old.get("previous_active")
-        metadata["previous_weights"] = old.get("previous_weights")
-        metadata["switched_at"] = old.get("switched_at")
-    else:
-        metadata["previous_active"] = old.get("active")
-        metadata["previous_weights"] = old.get("weights")
-        metadata["switched_at"] = now_iso
-    return metadata
-
-
-def split_file(text):
-    """(metadata dict or None, body after the metadata line) of a managed file."""
-    lines = text.splitlines(True)
-    for index, line in enumerate(lines):
-        if line.startswith(METADATA_PREFIX):
-            try:
-                metadata = json.loads(line[len(METADATA_PREFIX):])
-            except ValueError:
-                return None, text
-            if not isinstance(metadata, dict):
-                return None, text
-            return metadata, "".join(lines[index + 1:])
-        if not line.startswith("#"):
-            break
-    return None, text
-
-
-def is_managed(text):
-    return split_file(text)[0] is not None
-
-
-def same_state(spec, existing_text):
-    if existing_text is None:
-        return False
-    metadata, body = split_file(existing_text)
-    if metadata is None:
-        return False
-    return all(metadata.get(key) == spec[key] for key in SETTINGS_KEYS) and body == render_body(spec)
+# The file's format (metadata line, previous_*/switched_at bookkeeping) is shared with nginx_upstream.
+FORMAT = ManagedFormat("switchyard.bluegreen.haproxy_backend", SETTINGS_KEYS, MODULE_VERSION, render_body)
 
 
 def spec_from_metadata(metadata):
@@ -713,25 +637,12 @@ def check_programs(module, params):
 # --- the switch -------------------------------------------------------------------------------
 
 
-
-
 class SwitchError(Exception):
     """The change was refused or undone; the message says what is live now."""
 
     def __init__(self, message, haproxy_errors=None):
         super().__init__(message)
         self.haproxy_errors = haproxy_errors or []
-
-
-def _summary(metadata):
-    metadata = metadata or {}
-    return {
-        "active": metadata.get("active"),
-        "weights": metadata.get("weights"),
-        "previous_active": metadata.get("previous_active"),
-        "previous_weights": metadata.get("previous_weights"),
-        "switched_at": metadata.get("switched_at"),
-    }
 
 
 def _runtime_text(view):
@@ -752,46 +663,23 @@ class _Attempt:
         self.old_pid = None
 
 
-class BackendSwitch:
+class BackendSwitch(ManagedFileSwitch):
     """Apply the desired state of one managed backend to its file and to the running HAProxy."""
+
+    managed = FORMAT
+    error = SwitchError
+    timing_keys = ("lock_ms", "validate_ms", "reload_ms", "switch_ms", "drain_ms", "total_ms")
 
     def __init__(self, module, haproxy, api, path, *, apply=True, reload_timeout=10.0, drain_timeout=30.0,
                  backup=True, lock_timeout=60.0, clock=time.monotonic, sleep=time.sleep):
-        self.module = module
+        super().__init__(module, path, reload_timeout=reload_timeout, drain_timeout=drain_timeout, backup=backup,
+                         lock_timeout=lock_timeout, clock=clock)
         self.haproxy = haproxy
         self.api = api
-        self.path = os.path.abspath(path)
         self.apply = apply
-        self.reload_timeout = reload_timeout
-        self.drain_timeout = drain_timeout
-        self.backup = backup
-        self.lock_timeout = lock_timeout
-        self.backup_path = self.path + ".previous"
-        self.clock = clock
         self.sleep = sleep
-        self.timings = {"lock_ms": None, "validate_ms": None, "reload_ms": None, "switch_ms": None,
-                        "drain_ms": None, "total_ms": None}
-        self.warnings = []
 
     # -- reading --
-
-    def _snapshot(self):
-        snapshot = FileSnapshot.take(self.path)
-        if snapshot.exists and not is_managed(snapshot.text):
-            raise SwitchError(
-                f"{self.path} exists and was not written by switchyard.bluegreen.haproxy_backend (no metadata line); "
-                "refusing to overwrite it: move it away or choose another path"
-            )
-        return snapshot
-
-    def _desired_text(self, spec, before):
-        if spec is None:
-            return (None if not before.exists else ""), None
-        old_metadata = split_file(before.text)[0] if before.exists else None
-        if same_state(spec, before.text):
-            return None, old_metadata
-        metadata = next_metadata(spec, old_metadata, now_iso())
-        return render_file(spec, metadata), metadata
 
     def _read_runtime(self, name):
         try:
@@ -801,8 +689,8 @@ class BackendSwitch:
 
     def _plan(self, spec, name, before):
         """Everything the run would do, computed without changing anything."""
-        old_metadata = split_file(before.text)[0] if before.exists else None
-        new_text, metadata = self._desired_text(spec, before)
+        old_metadata = self._old_metadata(before)
+        new_text, metadata = self._desired(spec, before)
         plan = {"old_metadata": old_metadata, "new_text": new_text, "metadata": metadata,
                 "rows": None, "runtime": None, "drift": [], "reload": False, "reasons": [], "commands": [],
                 "desired": server_states(spec) if spec is not None else None}
@@ -841,38 +729,24 @@ class BackendSwitch:
     def run(self, spec, name, state_file=None):
         """spec: from build_spec (state=present) or None (state=absent). Returns the result dict."""
         start = self.clock()
-        if not os.path.isdir(os.path.dirname(self.path)):
-            raise SwitchError(f"the directory of path {self.path} does not exist: create it (the role does)")
+        self._require_directory(": create it (the role does)")
         before = self._snapshot()
         plan = self._plan(spec, name, before)
         result = self._result(spec, plan)
         if not result["changed"] or self.module.check_mode:
-            self.timings["total_ms"] = elapsed_ms(start, self.clock)
-            result["timings"] = self.timings
-            return result
+            return self._finish(start, result)
 
-        lock_start = self.clock()
-        try:
-            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
-            lock.__enter__()
-        except LockTimeoutError as exc:
-            raise SwitchError(f"could not lock {self.path}: {exc}") from None
-        try:
-            self.timings["lock_ms"] = elapsed_ms(lock_start, self.clock)
+        with self._locked():
             # Another run may have changed the file or the runtime while we waited.
             before = self._snapshot()
             plan = self._plan(spec, name, before)
             result = self._result(spec, plan)
             if result["changed"]:
                 leaving, old_pid = self._change(spec, name, state_file, before, plan, result)
-        finally:
-            lock.__exit__(None, None, None)
 
         if result["changed"] and self.apply:
             self._drain(name, plan, leaving, old_pid, result)
-        self.timings["total_ms"] = elapsed_ms(start, self.clock)
-        result["timings"] = self.timings
-        return result
+        return self._finish(start, result)
 
     def _result(self, spec, plan):
         runtime_after = None
@@ -886,16 +760,11 @@ class BackendSwitch:
                   "backup_file": None,
                   "drift": plan["drift"], "commands": plan["commands"], "reload_reasons": plan["reasons"],
                   "runtime": runtime_after if runtime_after is not None else plan["runtime"]}
-        metadata = plan["metadata"] if spec is not None else None
-        result.update(_summary(metadata))
-        if spec is None:
-            result["previous_active"] = (plan["old_metadata"] or {}).get("active")
-            result["previous_weights"] = (plan["old_metadata"] or {}).get("weights")
+        result.update(traffic_summary(spec, plan["metadata"], plan["old_metadata"]))
         if changed:
             diffs = []
             if plan["new_text"] is not None:
-                diffs.append({"before": (FileSnapshot.take(self.path).text or ""), "after": plan["new_text"],
-                              "before_header": self.path, "after_header": self.path})
+                diffs.append(self._file_diff(FileSnapshot.take(self.path).text, plan["new_text"]))
             if plan["commands"]:
                 diffs.append({"before": _runtime_text(plan["runtime"]), "after": _runtime_text(runtime_after),
                               "before_header": "runtime (admin socket)", "after_header": "runtime (admin socket)"})
@@ -925,8 +794,8 @@ class BackendSwitch:
         except Exception:
             self._undo(attempt)
             raise
-        if self.backup and before.exists and attempt.file_written:
-            result["backup_file"] = keep_backup(self.module, before, self.backup_path)
+        if attempt.file_written:
+            self._keep_backup(before, result)
         return leaving, attempt.old_pid
 
     def _write_and_check(self, spec, attempt):
@@ -934,22 +803,13 @@ class BackendSwitch:
         if new_text is None:
             return
         try:
-            if spec is None:
-                os.unlink(self.path)
-            else:
-                write_atomic(self.module, self.path, new_text.encode("utf-8"))
+            self._write_file(spec, new_text)
         except OSError as exc:
             # The rename (or unlink) did not happen: the file is untouched (file_written stays False).
-            raise SwitchError(
-                f"cannot write {self.path}: {exc.strerror or exc} (errno {exc.errno}): free space on its filesystem "
-                f"or make {os.path.dirname(self.path)} writable, or set path to another file"
-            ) from None
+            raise SwitchError(write_error(self.path, exc)) from None
         attempt.file_written = True
-        validate_start = self.clock()
-        try:
+        with self._timed("validate_ms"):
             self.haproxy.check(self.path if spec is not None else None)
-        finally:
-            self.timings["validate_ms"] = elapsed_ms(validate_start, self.clock)
 
     def _reload(self, spec, state_file, attempt, result):
         attempt.old_pid = self._worker_pid()
@@ -1033,10 +893,7 @@ class BackendSwitch:
             except OSError as exc:
                 self.warnings.append(f"could not restore the state file {attempt.state_before.path}: {exc}")
         if attempt.reload_sent:
-            try:
-                self.haproxy.reload()
-            except HaproxyCommandError as exc:
-                self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
+            self._reload_after_restore(self.haproxy.reload, HaproxyCommandError)
         previous = attempt.plan["runtime"]
         if attempt.commands_sent and previous is not None:
             # Put every server back as it was, in the safe order again (the live colour first).
@@ -1087,7 +944,7 @@ class BackendSwitch:
 
 def describe(text, path):
     """The persisted state of one managed file (None when it is not managed)."""
-    metadata, body = split_file(text)
+    metadata, body = FORMAT.split(text)
     if metadata is None:
         return None
     spec = spec_from_metadata(metadata)

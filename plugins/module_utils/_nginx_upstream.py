@@ -13,20 +13,10 @@ when it was switched and from what, read back by ``nginx_upstream`` (previous st
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
-import time
-from math import gcd
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
-    FileSnapshot,
-    LockTimeoutError,
-    exclusive_lock,
-    keep_backup,
-    restore,
-    write_atomic,
-)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import restore
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (
     NginxError,
     included_files,
@@ -35,17 +25,18 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_proces
     wait_for_new_workers,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
-    check_programs as _check_programs,
+    ManagedFileSwitch,
+    ManagedFormat,
+    elapsed_ms,
+    lcm,
+    now_iso_ms,
+    traffic_summary,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
-    elapsed_ms,
-    now_iso,
-    now_iso_ms,
+    check_programs as _check_programs,
 )
 
 MODULE_VERSION = "0.1.0"
-METADATA_PREFIX = "# switchyard.bluegreen.nginx_upstream: "
-HEADER = "# Managed by switchyard.bluegreen.nginx_upstream. Manual edits are overwritten on the next run.\n"
 DEFAULT_CONF_DIR = "/etc/nginx/conf.d"
 FILE_PREFIX = "bluegreen_"
 
@@ -202,7 +193,8 @@ def validate_server_options(options):
     return clean
 
 
-def _validate_traffic(pools, active, weights):
+def validate_traffic(pools, active, weights, maximum=WEIGHT_MAX, range_note=""):
+    """The weights (None when one colour is active); HAProxy's router shares this like validate_weights."""
     if active is not None and weights is not None:
         raise UpstreamError(
             "active and weights are mutually exclusive: give one colour in active, or a split in weights"
@@ -210,7 +202,7 @@ def _validate_traffic(pools, active, weights):
     if active is None and weights is None:
         raise UpstreamError("give either active (one colour) or weights (a split between colours)")
     if active is None:
-        return validate_weights(weights, pools)
+        return validate_weights(weights, pools, maximum, range_note)
     validate_name(active, "active")
     if active not in pools:
         raise UpstreamError("active={!r} is not a colour in pools ({})".format(active, ", ".join(sorted(pools))))
@@ -257,7 +249,7 @@ def build_spec(params):
     name = validate_name(params.get("name"), "name")
     pools = validate_pools(params.get("pools"))
     active = params.get("active")
-    weights = _validate_traffic(pools, active, params.get("weights"))
+    weights = validate_traffic(pools, active, params.get("weights"))
     balance = params.get("balance") or "round_robin"
     idle_backup = bool(params.get("idle_backup"))
     _validate_balance(balance, params.get("hash_key"), idle_backup)
@@ -299,13 +291,6 @@ def derive_preview_colour(pools, active, weights):
 # --- rendering ------------------------------------------------------------------------
 
 
-def _lcm(numbers):
-    result = 1
-    for number in numbers:
-        result = result * number // gcd(result, number)
-    return result
-
-
 def live_servers(spec):
     """(server, weight or None, is_backup) for the live upstream, in a stable order.
 
@@ -320,7 +305,7 @@ def live_servers(spec):
         idle = [colour for colour in pools if colour != spec["active"]]
     else:
         weighted = [colour for colour in pools if spec["weights"][colour] > 0]
-        scale = _lcm([len(pools[colour]) for colour in weighted])
+        scale = lcm([len(pools[colour]) for colour in weighted])
         for colour in weighted:
             per_server = spec["weights"][colour] * scale // len(pools[colour])
             rows.extend((server, per_server, False) for server in pools[colour])
@@ -371,66 +356,18 @@ SETTINGS_KEYS = ("name", "pools", "active", "weights", "balance", "hash_key", "i
                  "server_options", "preview", "preview_colour")
 
 
-def render_file(spec, metadata):
-    line = METADATA_PREFIX + json.dumps(metadata, sort_keys=True, separators=(",", ":")) + "\n"
-    return HEADER + line + render_body(spec)
-
-
-def traffic_of(spec):
-    """What decides the traffic: the active colour or the weights."""
-    return {"active": spec["active"], "weights": spec["weights"]}
-
-
-def next_metadata(spec, old_metadata, now_iso):
-    """Metadata for the new file; switched_at/previous_* move only when the traffic selection changes."""
-    metadata = {key: spec[key] for key in SETTINGS_KEYS}
-    metadata["module_version"] = MODULE_VERSION
-    metadata["updated_at"] = now_iso
-    old = old_metadata or {}
-    old_traffic = {"active": old.get("active"), "weights": old.get("weights")}
-    if old and old_traffic == traffic_of(spec):
-        metadata["previous_active"] = old.get("previous_active")
-        metadata["previous_weights"] = old.get("previous_weights")
-        metadata["switched_at"] = old.get("switched_at")
-    else:
-        metadata["previous_active"] = old.get("active")
-        metadata["previous_weights"] = old.get("weights")
-        metadata["switched_at"] = now_iso
-    return metadata
-
-
-def same_state(spec, existing_text):
-    """True when the file already holds exactly what ``spec`` asks for (no write, no reload)."""
-    if existing_text is None:
-        return False
-    metadata, body = split_file(existing_text)
-    if metadata is None:
-        return False
-    return all(metadata.get(key) == spec[key] for key in SETTINGS_KEYS) and body == render_body(spec)
+# The file's format (metadata line, previous_*/switched_at bookkeeping) is shared with haproxy_backend.
+FORMAT = ManagedFormat("switchyard.bluegreen.nginx_upstream", SETTINGS_KEYS, MODULE_VERSION, render_body)
+# The module-level names stay for the tests and tools that read managed files.
+METADATA_PREFIX = FORMAT.prefix
+render_file = FORMAT.render
+next_metadata = FORMAT.next_metadata
+same_state = FORMAT.same_state
+split_file = FORMAT.split
+is_managed = FORMAT.is_managed
 
 
 # --- parsing --------------------------------------------------------------------------
-
-
-def split_file(text):
-    """(metadata dict or None, body after the metadata line) of a managed file."""
-    lines = text.splitlines(True)
-    for index, line in enumerate(lines):
-        if line.startswith(METADATA_PREFIX):
-            try:
-                metadata = json.loads(line[len(METADATA_PREFIX):])
-            except ValueError:
-                return None, text
-            if not isinstance(metadata, dict):
-                return None, text
-            return metadata, "".join(lines[index + 1:])
-        if not line.startswith("#"):
-            break
-    return None, text
-
-
-def is_managed(text):
-    return split_file(text)[0] is not None
 
 
 def describe(text, path):
@@ -479,8 +416,6 @@ def check_programs(module, params):
 # --- the switch -----------------------------------------------------------------------
 
 
-
-
 class SwitchError(Exception):
     """The change was refused or undone; the file on disk is what it was before."""
 
@@ -500,116 +435,66 @@ def _include_hint(path, dump):
     )
 
 
-def _summary(metadata):
-    metadata = metadata or {}
-    return {
-        "active": metadata.get("active"),
-        "weights": metadata.get("weights"),
-        "previous_active": metadata.get("previous_active"),
-        "previous_weights": metadata.get("previous_weights"),
-        "preview": metadata.get("preview_colour") if metadata.get("preview") else None,
-        "switched_at": metadata.get("switched_at"),
-    }
+def _summary(spec, metadata, old_metadata):
+    summary = traffic_summary(spec, metadata, old_metadata)
+    metadata = (metadata if spec is not None else None) or {}
+    summary["preview"] = metadata.get("preview_colour") if metadata.get("preview") else None
+    return summary
 
 
-class UpstreamSwitch:
+class UpstreamSwitch(ManagedFileSwitch):
     """Apply the desired state of one managed file to one nginx instance, safely."""
+
+    managed = FORMAT
+    error = SwitchError
+    timing_keys = ("lock_ms", "validate_ms", "reload_ms", "drain_ms", "total_ms")
 
     def __init__(self, module, nginx, path, *, reload=True, reload_timeout=5.0, drain_timeout=30.0,
                  backup=True, lock_timeout=60.0):
-        self.module = module
+        super().__init__(module, path, reload_timeout=reload_timeout, drain_timeout=drain_timeout, backup=backup,
+                         lock_timeout=lock_timeout)
         self.nginx = nginx
-        self.path = os.path.abspath(path)
         self.reload = reload
-        self.reload_timeout = reload_timeout
-        self.drain_timeout = drain_timeout
-        self.backup = backup
-        self.lock_timeout = lock_timeout
-        self.backup_path = self.path + ".previous"
         # Exists while a written file may not be loaded by nginx yet: created before the write, removed once
         # a new worker generation confirms the reload. A re-run that finds it reloads even when the file
         # already holds the requested state (the previous run died between write and reload).
         directory, name = os.path.split(self.path)
         self.pending_path = os.path.join(directory, f".{name}.reload-pending")
         self._reload_sent = False
-        self.timings = {"lock_ms": None, "validate_ms": None, "reload_ms": None, "drain_ms": None, "total_ms": None}
-        self.warnings = []
-
-    def _snapshot(self):
-        snapshot = FileSnapshot.take(self.path)
-        if snapshot.exists and not is_managed(snapshot.text):
-            raise SwitchError(
-                f"{self.path} exists and was not written by switchyard.bluegreen.nginx_upstream (no metadata line); "
-                "refusing to overwrite it: move it away or choose another path"
-            )
-        return snapshot
-
-    def _desired(self, spec, before):
-        """(new text or None when nothing changes, new metadata)."""
-        if spec is None:
-            return (None if not before.exists else ""), None
-        old_metadata = split_file(before.text)[0] if before.exists else None
-        if same_state(spec, before.text):
-            return None, old_metadata
-        metadata = next_metadata(spec, old_metadata, now_iso())
-        return render_file(spec, metadata), metadata
 
     def run(self, spec):
         """spec: from build_spec (state=present) or None (state=absent). Returns the result dict."""
-        start = time.monotonic()
-        if not os.path.isdir(os.path.dirname(self.path)):
-            raise SwitchError(f"the directory of path {self.path} does not exist")
+        start = self.clock()
+        self._require_directory()
         before = self._snapshot()
-        old_metadata = split_file(before.text)[0] if before.exists else None
+        old_metadata = self._old_metadata(before)
         new_text, metadata = self._desired(spec, before)
         pending = new_text is None and self._reload_pending()
         result = {"changed": new_text is not None or pending, "path": self.path, "reloaded": False,
                   "reloaded_at": None, "drained": False, "backup_file": None}
         if new_text is not None:
-            result["diff"] = {"before": before.text or "", "after": new_text,
-                              "before_header": self.path, "after_header": self.path}
+            result["diff"] = self._file_diff(before.text, new_text)
         if pending and self.module.check_mode:
             self.warnings.append(self._pending_reason("would be reloaded"))
         if (new_text is None and not pending) or self.module.check_mode:
-            result.update(_summary(metadata if spec is not None else None))
-            if spec is None:
-                result["previous_active"] = (old_metadata or {}).get("active")
-                result["previous_weights"] = (old_metadata or {}).get("weights")
-            self.timings["total_ms"] = elapsed_ms(start)
-            result["timings"] = self.timings
-            return result
+            result.update(_summary(spec, metadata, old_metadata))
+            return self._finish(start, result)
 
         old_workers, old_metadata, metadata = self._apply_locked(spec, result)
         if result["changed"] and result["reloaded"]:
             self._drain(old_workers, result)
-        if spec is None:
-            result.update(_summary(None))
-            result["previous_active"] = (old_metadata or {}).get("active")
-            result["previous_weights"] = (old_metadata or {}).get("weights")
-        else:
-            result.update(_summary(metadata))
-        self.timings["total_ms"] = elapsed_ms(start)
-        result["timings"] = self.timings
-        return result
+        result.update(_summary(spec, metadata, old_metadata))
+        return self._finish(start, result)
 
     def _apply_locked(self, spec, result):
         """Under the lock: re-read the file, then swap it or finish a pending reload.
 
         Returns (old workers, old metadata, new metadata).
         """
-        lock_start = time.monotonic()
-        try:
-            lock = exclusive_lock(self.path, timeout=self.lock_timeout)
-            lock.__enter__()
-        except LockTimeoutError as exc:
-            raise SwitchError(f"could not lock {self.path}: {exc}") from None
-        except OSError as exc:
-            raise SwitchError(self._write_error(exc.filename or self.path, exc)) from None
-        try:
-            self.timings["lock_ms"] = elapsed_ms(lock_start)
+        with self._locked():
             # Another run may have changed the file while we waited for the lock.
             before = self._snapshot()
-            old_metadata = split_file(before.text)[0] if before.exists else None
+            old_metadata = self._old_metadata(before)
             new_text, metadata = self._desired(spec, before)
             old_workers = set()
             if new_text is None:
@@ -619,11 +504,8 @@ class UpstreamSwitch:
                     old_workers = self._reload_only(result)
             else:
                 result["changed"] = True
-                result["diff"] = {"before": before.text or "", "after": new_text,
-                                  "before_header": self.path, "after_header": self.path}
+                result["diff"] = self._file_diff(before.text, new_text)
                 old_workers = self._swap(spec, before, new_text, result)
-        finally:
-            lock.__exit__(None, None, None)
         return old_workers, old_metadata, metadata
 
     def _reload_pending(self):
@@ -652,21 +534,15 @@ class UpstreamSwitch:
                 f"could not remove {self.pending_path}: {exc.strerror}; the next run reloads nginx once more"
             )
 
-    def _write_error(self, path, exc):
-        return (
-            f"cannot write {path}: {exc.strerror or exc} (errno {exc.errno}): free space on its filesystem or make "
-            f"{os.path.dirname(path)} writable, or set path to another file; {self.path} was not changed"
-        )
+    def _dump(self):
+        """nginx -T of the configuration as it is now on disk (its time is validate_ms)."""
+        with self._timed("validate_ms"):
+            return self.nginx.dump()
 
     def _reload_only(self, result):
         """The file already holds the requested state but its reload was never confirmed: reload now."""
         try:
-            validate_start = time.monotonic()
-            try:
-                dump = self.nginx.dump()
-            finally:
-                self.timings["validate_ms"] = elapsed_ms(validate_start)
-            old_workers = self._reload_nginx(dump, result)
+            old_workers = self._reload_nginx(self._dump(), result)
         except NginxError as exc:
             raise SwitchError(
                 f"{exc}; {self.path} already holds the requested state but nginx has not loaded it "
@@ -691,11 +567,10 @@ class UpstreamSwitch:
                 "start it: start nginx, or use reload=false to only write and test the file"
             )
         old_workers = read_children(master)
-        reload_start = time.monotonic()
-        self._reload_sent = True
-        self.nginx.reload()
-        new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
-        self.timings["reload_ms"] = elapsed_ms(reload_start)
+        with self._timed("reload_ms"):
+            self._reload_sent = True
+            self.nginx.reload()
+            new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
         if not new_workers:
             raise SwitchError(
                 "nginx did not apply the new configuration: no new worker generation appeared"
@@ -709,10 +584,7 @@ class UpstreamSwitch:
     def _write(self, spec, new_text):
         """Replace or remove the file; SwitchError (nothing changed) when the filesystem refuses."""
         try:
-            if spec is None:
-                os.unlink(self.path)
-            else:
-                write_atomic(self.module, self.path, new_text.encode("utf-8"))
+            self._write_file(spec, new_text)
         except OSError as exc:
             # The rename (or unlink) did not happen, so the file is untouched: nothing to restore.
             raise SwitchError(self._write_error(self.path, exc)) from None
@@ -729,11 +601,7 @@ class UpstreamSwitch:
             self._undo_marker(had_pending)
             raise
         try:
-            validate_start = time.monotonic()
-            try:
-                dump = self.nginx.dump()
-            finally:
-                self.timings["validate_ms"] = elapsed_ms(validate_start)
+            dump = self._dump()
             if spec is not None:
                 included = {os.path.realpath(name) for name in included_files(dump)}
                 if os.path.realpath(self.path) not in included:
@@ -756,12 +624,7 @@ class UpstreamSwitch:
             raise
         if self.reload:
             self._clear_pending()
-        if self.backup and before.exists:
-            try:
-                result["backup_file"] = keep_backup(self.module, before, self.backup_path)
-            except OSError as exc:
-                # The switch itself is done; a missing backup must not turn it into a failure.
-                self.warnings.append(f"could not keep the previous file as {self.backup_path}: {exc.strerror}")
+        self._keep_backup(before, result)
         return old_workers
 
     def _undo(self, before, had_pending):
@@ -774,10 +637,7 @@ class UpstreamSwitch:
             ) from None
         if self._reload_sent:
             # nginx may still pick the candidate up late: reload once more so it runs the restored file.
-            try:
-                self.nginx.reload()
-            except NginxError as exc:
-                self.warnings.append("reload after restoring {} failed: {}".format(self.path, " | ".join(exc.lines)))
+            self._reload_after_restore(self.nginx.reload, NginxError)
         # The file is back as it was, so this run leaves nothing behind (the warning above covers a failed reload).
         self._undo_marker(had_pending)
 
@@ -787,10 +647,10 @@ class UpstreamSwitch:
             self._clear_pending()
 
     def _drain(self, old_workers, result):
-        drain_start = time.monotonic()
+        drain_start = self.clock()
         alive = wait_for_drain(old_workers, self.drain_timeout)
         if self.drain_timeout:
-            self.timings["drain_ms"] = elapsed_ms(drain_start)
+            self.timings["drain_ms"] = elapsed_ms(drain_start, self.clock)
         result["drained"] = not alive
         if alive and self.drain_timeout:
             self.warnings.append(

@@ -114,14 +114,14 @@ def test_server_options_are_rendered_in_a_fixed_order():
 
 def test_metadata_round_trip_and_same_state():
     desired = spec(active="green")
-    metadata = hx.next_metadata(desired, {"active": "blue", "weights": None, "switched_at": "t0"}, "t1")
-    text = hx.render_file(desired, metadata)
-    assert hx.is_managed(text) and hx.same_state(desired, text)
+    metadata = hx.FORMAT.next_metadata(desired, {"active": "blue", "weights": None, "switched_at": "t0"}, "t1")
+    text = hx.FORMAT.render(desired, metadata)
+    assert hx.FORMAT.is_managed(text) and hx.FORMAT.same_state(desired, text)
     assert (metadata["previous_active"], metadata["switched_at"]) == ("blue", "t1")
-    again = hx.next_metadata(desired, metadata, "t2")
+    again = hx.FORMAT.next_metadata(desired, metadata, "t2")
     assert (again["previous_active"], again["switched_at"], again["updated_at"]) == ("blue", "t1", "t2")
-    assert not hx.same_state(spec(active="blue"), text)
-    assert not hx.same_state(desired, text.replace("weight 0", "weight 5"))
+    assert not hx.FORMAT.same_state(spec(active="blue"), text)
+    assert not hx.FORMAT.same_state(desired, text.replace("weight 0", "weight 5"))
     info = hx.describe(text, "/x.cfg")
     assert info["active"] == "green" and info["consistent"] and info["servers"]["blue-1"]["state"] == "drain"
     assert not hx.describe(text.replace("weight 0", "weight 5"), "/x.cfg")["consistent"]

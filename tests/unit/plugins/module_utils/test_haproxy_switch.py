@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils import _haproxy as hx
+from ansible_collections.switchyard.bluegreen.plugins.module_utils import _switching
 
 POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
 ADDRESSES = {"blue-1": ("10.0.0.1", "80"), "green-1": ("10.0.1.1", "80")}
@@ -147,3 +149,30 @@ def test_drift_is_converged_with_the_file_unchanged(deployed):
     assert result["changed"] and result["drift"] == ["green-1: running ready weight 1, file says drain"]
     assert api.commands == ["set server shop/green-1 state drain"]
     assert "diff" in result and len(result["diff"]) == 1  # runtime only, the file was right
+
+
+def test_backup_failure_after_a_switch_is_a_warning(deployed, monkeypatch):
+    path, api = deployed
+
+    def disk_full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_switching, "keep_backup", disk_full)
+    backend = switch(path, api)
+    result = backend.run(spec(active="green"), "shop")
+    assert result["changed"] and result["backup_file"] is None
+    assert api.commands == ["set weight shop/green-1 1", "set server shop/blue-1 state drain"]
+    assert backend.warnings == [f"could not keep the previous file as {path}.previous: {os.strerror(errno.ENOSPC)}"]
+
+
+def test_lock_file_error_is_a_switch_error(deployed, monkeypatch):
+    path, api = deployed
+    before = path.read_text()
+
+    def refuse(lock_path, timeout):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), f"{path.parent}/.{path.name}.lock")
+
+    monkeypatch.setattr(_switching, "exclusive_lock", refuse)
+    with pytest.raises(hx.SwitchError, match=r"^cannot write .*\.lock: .* was not changed$"):
+        switch(path, api).run(spec(active="green"), "shop")
+    assert path.read_text() == before and api.commands == []

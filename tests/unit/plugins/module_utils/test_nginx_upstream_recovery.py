@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _files
+from ansible_collections.switchyard.bluegreen.plugins.module_utils import _files, _switching
 from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx, NginxError
 
@@ -101,7 +101,8 @@ def test_write_error_is_a_clear_switch_error(target, monkeypatch):
     def disk_full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(up, "write_atomic", disk_full)
+    # The managed file is written by the switch base class shared with haproxy_backend.
+    monkeypatch.setattr(_switching, "write_atomic", disk_full)
     nginx = FakeNginx(target)
     with pytest.raises(up.SwitchError) as caught:
         run(target, nginx, desired("green"))
