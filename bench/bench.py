@@ -266,7 +266,7 @@ def loadavg():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="zero-downtime benchmark")
-    parser.add_argument("--quick", action="store_true", help="a few switches per method (under 2 minutes on an idle 2-core machine)")
+    parser.add_argument("--quick", action="store_true", help="a few switches per method (under 2 min idle)")
     parser.add_argument("--results", default=str(BENCH / "results"))
     parser.add_argument("--docs", default=str(REPO / "docs"))
     parser.add_argument("--only", default="", help="comma-separated phases (module,symlink,template,playbooks,"
