@@ -143,7 +143,9 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     lab.record("blue", "1.0.0")
     lab.record("green", "2.0.0")
     front(lab)
-    carried = {"bluegreen_auto_rollback": "true"}  # the workflow survey's answer
+    # The workflow survey's answers. A colour there reaches every node, the rollback node too:
+    # rollback.yml must still go back to the previous colour, not to this one.
+    carried = {"bluegreen_auto_rollback": "true", "bluegreen_target_color": "green"}
 
     before = lab.launch("bluegreen | status", workflow_vars=carried)
     assert (before.status, before.rc) == ("successful", 0), before.stdout[-3000:]
@@ -259,6 +261,21 @@ def test_unhealthy_target_is_refused_before_any_switch(lab):
     assert stats["bluegreen_verification"] == "not run"
     assert stats["bluegreen_switched_at"] is None
     assert lab.upstream_file.read_bytes() == before
+    assert lab.colours() == {"blue": 20}
+
+
+def test_rollback_reads_the_colour_from_bluegreen_rollback_to(lab):
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    # Named colour already live: nothing to do (a plain rollback would have gone to green).
+    job = lab.run("playbooks/rollback.yml", {"bluegreen_rollback_to": "blue"})
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert job.artifacts["bluegreen_switched"] is False and job.artifacts["bluegreen_live_color"] == "blue"
+    assert lab.colours() == {"blue": 20}
+    job = lab.run("playbooks/rollback.yml", {"bluegreen_rollback_to": "purple"})
+    assert job.status == "failed" and job.rc != 0
+    assert any("bluegreen_rollback_to" in m and "purple" in m for m in job.failure_messages()), job.failure_messages()
     assert lab.colours() == {"blue": 20}
 
 
