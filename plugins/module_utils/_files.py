@@ -116,6 +116,28 @@ def write_atomic(module, path, content, *, mode=None, uid=None, gid=None):
             os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
 
 
+def remove_stale_temp_files(path):
+    """Remove the temp files ``write_atomic`` left for ``path`` when its process was killed.
+
+    Call it only while holding ``path``'s lock: no other run is writing then, so every such
+    file is stale. Best effort: returns the names removed.
+    """
+    directory, base = os.path.split(os.path.abspath(path))
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(f".{base}.") and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                continue
+            removed.append(name)
+    return removed
+
+
 def restore(module, snapshot):
     """Put ``snapshot.path`` back exactly as it was: same bytes, mode and owner, or absent."""
     if not snapshot.exists:

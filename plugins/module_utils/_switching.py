@@ -32,6 +32,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import
     ProgramNotFoundError,
     exclusive_lock,
     keep_backup,
+    remove_stale_temp_files,
     resolve_program,
     write_atomic,
 )
@@ -247,6 +248,8 @@ class ManagedFileSwitch:
             raise self.error(self._write_error(exc.filename or self.path, exc)) from None
         try:
             self.timings["lock_ms"] = elapsed_ms(lock_start, self.clock)
+            # A run killed while writing leaves its temp file (nginx's *.conf include ignores it).
+            remove_stale_temp_files(self.path)
             yield
         finally:
             lock.__exit__(None, None, None)

@@ -144,6 +144,8 @@ def test_sigkill_at_random_points_of_a_switch(lab, fault_log):
             if again.failed:
                 problems.append(f"{where}: re-run failed: {again.get('msg')}")
                 continue
+            if temp_leftovers(lab):
+                problems.append(f"{where}: the re-run left temp files behind: {temp_leftovers(lab)}")
             wait_for_single_generation(lab.nginx)
             live = lab.live(6)
             if live == {target: 6}:

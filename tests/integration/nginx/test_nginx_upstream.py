@@ -443,3 +443,14 @@ def test_playbook_with_module_defaults_group(lab: Lab, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failed=0" in proc.stdout
     assert lab.live() == {"green": 20}
+
+
+def test_switch_removes_the_temp_file_of_a_killed_run(lab: Lab):
+    # What a run killed in the middle of its write leaves next to the managed file.
+    stale = lab.path.parent / f".{lab.path.name}.k1ll3d.tmp"
+    stale.write_text("upstream half-written {\n")
+    assert lab.nginx.test_config().returncode == 0  # *.conf only: nginx never reads it
+    result = lab.switch(active="green", preview=True)
+    assert not result.failed and result["changed"], result
+    assert not stale.exists()
+    assert lab.live() == {"green": 20}

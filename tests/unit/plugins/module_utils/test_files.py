@@ -120,3 +120,18 @@ def test_lock_times_out(tmp_path):
     # Released afterwards.
     with _files.exclusive_lock(target, timeout=0.1):
         pass
+
+
+def test_remove_stale_temp_files_takes_only_this_files_leftovers(tmp_path):
+    path = tmp_path / "bluegreen_app.conf"
+    path.write_text("live\n")
+    stale = [tmp_path / ".bluegreen_app.conf.abc123.tmp", tmp_path / ".bluegreen_app.conf.zz9.tmp"]
+    kept = [tmp_path / ".bluegreen_app.conf.lock", tmp_path / ".bluegreen_other.conf.abc.tmp",
+            tmp_path / "bluegreen_app.conf.tmp", tmp_path / "other.conf"]
+    for file in stale + kept:
+        file.write_text("x")
+    removed = _files.remove_stale_temp_files(str(path))
+    assert sorted(removed) == sorted(f.name for f in stale)
+    assert not any(f.exists() for f in stale)
+    assert all(f.exists() for f in kept) and path.read_text() == "live\n"
+    assert _files.remove_stale_temp_files(str(path)) == []  # nothing left: a no-op
