@@ -885,8 +885,13 @@ class BackendSwitch(ManagedFileSwitch):
             self.sleep(0.05)
 
     def _undo(self, attempt):
+        # Traffic first: a file that cannot be put back must not stop the runtime from going back.
+        file_error = None
         if attempt.file_written:
-            restore(self.module, attempt.before)
+            try:
+                restore(self.module, attempt.before)
+            except OSError as exc:
+                file_error = exc
         if attempt.state_before is not None:
             try:
                 restore(self.module, attempt.state_before)
@@ -904,6 +909,12 @@ class BackendSwitch(ManagedFileSwitch):
                     self.api.command(command)
             except RuntimeApiError as exc:
                 self.warnings.append(f"could not put the runtime state back: {exc}")
+        if file_error is not None:
+            raise SwitchError(
+                f"restoring {self.path} failed: {file_error.strerror or file_error} (errno {file_error.errno}); "
+                "it may hold the new candidate: check it and run the switch again. The running HAProxy's servers "
+                "were put back as they were (see the warnings if not)"
+            )
 
     def _drain(self, name, plan, leaving, old_pid, result):
         """Wait until the servers that left the rotation (or the old worker after a reload) have no sessions."""

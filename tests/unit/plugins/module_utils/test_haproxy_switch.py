@@ -125,6 +125,23 @@ def test_failure_mid_switch_puts_the_live_colour_back(deployed):
     assert api.servers == {"blue-1": [0, 1], "green-1": [8, 1]}
 
 
+def test_failed_file_restore_still_puts_the_runtime_back_and_says_so(deployed, monkeypatch):
+    path, api = deployed
+    api.fail_on = "set server shop/blue-1 state drain"
+
+    def read_only(module, snapshot):
+        raise OSError(errno.EROFS, "Read-only file system", snapshot.path)
+
+    monkeypatch.setattr(hx, "restore", read_only)
+    with pytest.raises(hx.SwitchError) as error:
+        switch(path, api).run(spec(active="green"), "shop")
+    message = str(error.value)
+    assert message.startswith(f"restoring {path} failed: Read-only file system (errno {errno.EROFS})"), message
+    assert "run the switch again" in message
+    # The runtime still went back: blue alone takes traffic, as before.
+    assert api.servers == {"blue-1": [0, 1], "green-1": [8, 1]}
+
+
 def test_rejected_file_is_restored_and_nothing_is_sent(deployed):
     path, api = deployed
     before = path.read_text()
