@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import execute_playbook
+from tests.conftest import REPO, execute_playbook
 from tests.integration.awx.conftest import SurveyError
 
 FRONT = """\
@@ -312,4 +312,24 @@ def test_a_colour_outside_the_survey_fails_before_anything_changes(lab):
     assert job.artifacts["bluegreen_live_color"] is None
     assert "purple" in job.artifacts["bluegreen_failure"]
     assert lab.upstream_file.read_bytes() == before
+    assert lab.colours() == {"blue": 20}
+
+
+def test_two_switches_in_one_run_publish_the_last_result(lab, tmp_path):
+    """set_stats aggregates by default (strings concatenated, numbers added); the playbooks publish the last value."""
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    twice = tmp_path / "switch_twice.yml"
+    twice.write_text(
+        f"- name: There\n  ansible.builtin.import_playbook: {REPO}/playbooks/switch.yml\n"
+        "  vars:\n    bluegreen_target_color: green\n"
+        f"- name: And back\n  ansible.builtin.import_playbook: {REPO}/playbooks/switch.yml\n"
+        "  vars:\n    bluegreen_target_color: blue\n")
+    job = lab.run(str(twice))
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    stats = job.artifacts
+    assert (stats["bluegreen_live_color"], stats["bluegreen_previous_color"]) == ("blue", "green"), stats
+    assert stats["bluegreen_switched"] is True and stats["bluegreen_failed"] is False
+    assert "blue=20" in stats["bluegreen_verification"], stats["bluegreen_verification"]
     assert lab.colours() == {"blue": 20}
