@@ -193,12 +193,7 @@ def wait_for_workers(nginx: LoopbackNginx, count: int = 2, timeout: float = 10.0
 
 def wait_for_single_generation(nginx: LoopbackNginx, count: int = 2, timeout: float = 15.0) -> set[int]:
     """Wait until only one worker generation is left (old workers gone after a reload)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        workers = nginx.worker_pids()
-        if len(workers) == count or time.monotonic() > deadline:
-            return workers
-        time.sleep(0.01)
+    return nginx.wait_for_single_generation(count, timeout)
 
 
 class Lab:

@@ -127,6 +127,29 @@ class LoopbackNginx:
                 children.add(int(entry))
         return children
 
+    def wait_for_single_generation(self, count: int = 2, timeout: float = 15.0) -> set[int]:
+        """Wait until only one worker generation is left (the old workers gone after a reload).
+
+        A reload through `nginx -s reload` returns as soon as the signal is sent; tests that
+        read traffic right after one wait here for nginx to finish it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            workers = self.worker_pids()
+            if len(workers) == count or time.monotonic() > deadline:
+                return workers
+            time.sleep(0.01)
+
+    def wait_until_settled(self, count: int = 2, quiet: float = 0.2, timeout: float = 15.0) -> set[int]:
+        """Like wait_for_single_generation, when it is not known whether a reload was just signalled:
+        the same `count` workers for `quiet` seconds (the master acts on a signal within milliseconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            first = self.wait_for_single_generation(count, max(0.0, deadline - time.monotonic()))
+            time.sleep(quiet)
+            if self.worker_pids() == first or time.monotonic() > deadline:
+                return first
+
     def stop(self) -> None:
         master = self.master_pid
         if master is None:

@@ -89,7 +89,11 @@ class Sandbox:
         return self.nginx.conf_d / "bluegreen_shop.conf"
 
     def play(self, *args: str, **extra_vars):
-        return execute_playbook(self.playbook, inventory=self.inventory, extra_vars=extra_vars, args=list(args))
+        proc = execute_playbook(self.playbook, inventory=self.inventory, extra_vars=extra_vars, args=list(args))
+        # The nginx role's handler only signals the reload: let it finish before reading traffic.
+        for nginx in self.nginxes:
+            nginx.wait_until_settled()
+        return proc
 
     def colours(self, port: int | None = None, count: int = 20) -> dict[str, int]:
         counts: dict[str, int] = {}
