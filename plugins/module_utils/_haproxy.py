@@ -24,25 +24,21 @@ import socket
 import stat
 import time
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError as UpstreamError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import (
     FileSnapshot,
     restore,
     write_atomic,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
-    UpstreamError,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
-    validate_name as _validate_name,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import validate_name as _validate_name
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (
     validate_pools as _validate_pools,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (
     validate_traffic as _validate_traffic,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.process import process_alive
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
     ManagedFileSwitch,
     ManagedFormat,
     elapsed_ms,
@@ -51,7 +47,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching im
     traffic_summary,
     write_error,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
     check_programs as _check_programs,
 )
 

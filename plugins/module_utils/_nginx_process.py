@@ -16,6 +16,11 @@ import os
 import re
 import time
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.process import (
+    process_alive,
+    read_children,
+)
+
 CONFIG_FILE_RE = re.compile(r"^# configuration file (.+):$", re.M)
 PID_RE = re.compile(r"^\s*pid\s+([^;\s]+)\s*;", re.M)
 LOG_LINE_RE = re.compile(r"\[(emerg|alert|crit|error)\]")
@@ -33,38 +38,6 @@ def error_lines(output):
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if LOG_LINE_RE.search(line) or "test failed" in line]
     return errors or lines
-
-
-def read_children(pid, proc="/proc"):
-    """Pids whose parent is ``pid`` (from /proc/<n>/stat)."""
-    children = set()
-    try:
-        entries = os.listdir(proc)
-    except OSError:
-        return children
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "stat")) as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may contain spaces: parse after the last ')'.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            children.add(int(entry))
-    return children
-
-
-def process_alive(pid, proc="/proc"):
-    try:
-        with open(os.path.join(proc, str(pid), "stat")) as handle:
-            fields = handle.read().rsplit(")", 1)[-1].split()
-    except OSError:
-        return False
-    # A zombie has exited.
-    return bool(fields) and fields[0] != "Z"
 
 
 def _is_nginx(pid, proc="/proc"):

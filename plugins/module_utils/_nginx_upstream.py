@@ -12,19 +12,24 @@ when it was switched and from what, read back by ``nginx_upstream`` (previous st
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import restore
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (
-    NginxError,
-    included_files,
-    read_children,
-    wait_for_drain,
-    wait_for_new_workers,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import restore
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (  # noqa: F401 - re-exported
+    HOSTNAME_RE,
+    NAME_RE,
+    UNSAFE_CHARS_RE,
+    WEIGHT_MAX,
+    is_int,
+    validate_name,
+    validate_pools,
+    validate_server,
+    validate_traffic,
+    validate_weights,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
     ManagedFileSwitch,
     ManagedFormat,
     elapsed_ms,
@@ -32,25 +37,24 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching im
     now_iso_ms,
     traffic_summary,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._switching import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
     check_programs as _check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (
+    NginxError,
+    included_files,
+    read_children,
+    wait_for_drain,
+    wait_for_new_workers,
 )
 
 MODULE_VERSION = "0.1.0"
 DEFAULT_CONF_DIR = "/etc/nginx/conf.d"
 FILE_PREFIX = "bluegreen_"
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}\Z")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}\Z)" + _LABEL + r"(?:\." + _LABEL + r")*\Z")
-# Characters that could end a directive, open/close a block, quote, start a comment or
-# reference a variable in nginx syntax. Patterns end in \Z: "$" would also match before a final newline.
-UNSAFE_CHARS_RE = re.compile(r"[;{}'\"$#\\\s]|[^\x21-\x7e]")
-UNIX_PATH_RE = re.compile(r"^/[A-Za-z0-9_./@+=,:-]+\Z")
 DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|M|y)?)+\Z")
 HASH_KEY_RE = re.compile(r"^[A-Za-z0-9_$.:/-]{1,128}\Z")
 
-WEIGHT_MAX = 1000
 BALANCE_METHODS = ("round_robin", "least_conn", "ip_hash", "hash", "random")
 # nginx refuses `backup` servers with these methods ("backup" parameter cannot be used).
 BALANCE_WITHOUT_BACKUP = ("ip_hash", "hash", "random")
@@ -62,8 +66,8 @@ SERVER_OPTION_HINTS = {
 }
 
 
-class UpstreamError(ValueError):
-    """Invalid input: the message names the option and the fix."""
+# Invalid nginx_upstream input; one class with the shared validators' errors.
+UpstreamError = InputError
 
 
 def default_path(name, conf_dir=DEFAULT_CONF_DIR):
@@ -75,97 +79,6 @@ def preview_name(name):
 
 
 # --- validation -----------------------------------------------------------------------
-
-
-def validate_name(value, option):
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise UpstreamError(
-            f"{option}={value!r} is not allowed: use 1-64 characters from A-Z, a-z, 0-9 and _"
-        )
-    return value
-
-
-def validate_server(value, colour):
-    """One server address: host:port, [v6]:port or unix:/path (nothing nginx could parse as syntax)."""
-    where = f"pools.{colour}"
-    if not isinstance(value, str) or not value:
-        raise UpstreamError(f"{where}: server {value!r} must be a non-empty string")
-    if UNSAFE_CHARS_RE.search(value):
-        raise UpstreamError(
-            f"{where}: server {value!r} contains characters that are not allowed in an address "
-            "(whitespace, quotes, ; { } $ # \\ or non-ASCII)"
-        )
-    if value.startswith("unix:"):
-        if not UNIX_PATH_RE.match(value[5:]):
-            raise UpstreamError(f"{where}: server {value!r}: write a unix socket as unix:/absolute/path")
-        return value
-    if value.startswith("["):
-        match = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})\Z", value)
-        if not match:
-            raise UpstreamError(f"{where}: server {value!r}: write an IPv6 server as [address]:port")
-        try:
-            ipaddress.IPv6Address(match.group(1))
-        except ValueError:
-            raise UpstreamError(f"{where}: server {value!r}: {match.group(1)!r} is not an IPv6 address") from None
-        port = match.group(2)
-    else:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host:
-            raise UpstreamError(f"{where}: server {value!r} needs a port: write host:port, [v6]:port or unix:/path")
-        if not HOSTNAME_RE.match(host):
-            raise UpstreamError(f"{where}: server {value!r}: {host!r} is not a host name or IPv4 address")
-        if not port.isdigit():
-            raise UpstreamError(f"{where}: server {value!r}: port {port!r} is not a number")
-    if not 1 <= int(port) <= 65535:
-        raise UpstreamError(f"{where}: server {value!r}: port must be 1-65535")
-    return value
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def validate_pools(pools):
-    if not isinstance(pools, dict) or len(pools) < 2:
-        raise UpstreamError(f"pools needs at least two colours (for example blue and green), got {pools!r}")
-    seen = {}
-    clean = {}
-    for colour, servers in pools.items():
-        validate_name(colour, "pools colour")
-        if isinstance(servers, str) or not isinstance(servers, (list, tuple)) or not servers:
-            raise UpstreamError(f"pools.{colour} must be a non-empty list of servers")
-        for server in servers:
-            validate_server(server, colour)
-            if server in seen:
-                raise UpstreamError(
-                    f"server {server!r} is listed in pools.{seen[server]} and pools.{colour}: "
-                    "each server belongs to one colour"
-                )
-            seen[server] = colour
-        clean[colour] = list(servers)
-    return clean
-
-
-def validate_weights(weights, pools, maximum=WEIGHT_MAX, range_note=""):
-    """Weights per colour, 0..maximum, at least one above 0; colours not given get 0.
-
-    HAProxy's router shares this with its own maximum and a note naming its range.
-    """
-    if not isinstance(weights, dict) or not weights:
-        raise UpstreamError("weights must be a mapping colour -> integer")
-    clean = {}
-    for colour, given in weights.items():
-        if colour not in pools:
-            raise UpstreamError(f"weights.{colour}: {colour!r} is not a colour in pools ({', '.join(sorted(pools))})")
-        weight = int(given) if isinstance(given, str) and given.isdigit() else given
-        if not _is_int(weight) or not 0 <= weight <= maximum:
-            raise UpstreamError(f"weights.{colour}={given!r}: use an integer from 0 to {maximum}{range_note}")
-        clean[colour] = weight
-    for colour in pools:
-        clean.setdefault(colour, 0)
-    if not any(clean.values()):
-        raise UpstreamError("weights are all 0: at least one colour needs a weight above 0")
-    return clean
 
 
 def validate_server_options(options):
@@ -181,32 +94,16 @@ def validate_server_options(options):
             continue
         value = given
         if key == "fail_timeout":
-            text = str(value) if _is_int(value) else value
+            text = str(value) if is_int(value) else value
             if not isinstance(text, str) or not DURATION_RE.match(text):
                 raise UpstreamError(f"server_options.fail_timeout={value!r}: use a duration such as 10, 10s or 500ms")
             clean[key] = text
         else:
             value = int(given) if isinstance(given, str) and given.isdigit() else given
-            if not _is_int(value) or value < 0:
+            if not is_int(value) or value < 0:
                 raise UpstreamError(f"server_options.{key}={value!r}: use an integer >= 0")
             clean[key] = value
     return clean
-
-
-def validate_traffic(pools, active, weights, maximum=WEIGHT_MAX, range_note=""):
-    """The weights (None when one colour is active); HAProxy's router shares this like validate_weights."""
-    if active is not None and weights is not None:
-        raise UpstreamError(
-            "active and weights are mutually exclusive: give one colour in active, or a split in weights"
-        )
-    if active is None and weights is None:
-        raise UpstreamError("give either active (one colour) or weights (a split between colours)")
-    if active is None:
-        return validate_weights(weights, pools, maximum, range_note)
-    validate_name(active, "active")
-    if active not in pools:
-        raise UpstreamError("active={!r} is not a colour in pools ({})".format(active, ", ".join(sorted(pools))))
-    return None
 
 
 def _validate_balance(balance, hash_key, idle_backup):
@@ -254,7 +151,7 @@ def build_spec(params):
     idle_backup = bool(params.get("idle_backup"))
     _validate_balance(balance, params.get("hash_key"), idle_backup)
     keepalive = params.get("keepalive") or 0
-    if not _is_int(keepalive) or keepalive < 0:
+    if not is_int(keepalive) or keepalive < 0:
         raise UpstreamError(f"keepalive={keepalive!r}: use an integer >= 0 (0 = no upstream keepalive)")
     preview = bool(params.get("preview"))
     return {

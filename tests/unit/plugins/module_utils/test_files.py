@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _files
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import files as _files
 
 
 class FakeModule:

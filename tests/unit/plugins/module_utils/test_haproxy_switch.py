@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils import _haproxy as hx
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _switching
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import switching as _switching
 
 POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
 ADDRESSES = {"blue-1": ("10.0.0.1", "80"), "green-1": ("10.0.1.1", "80")}

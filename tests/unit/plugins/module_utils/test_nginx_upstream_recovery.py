@@ -11,8 +11,9 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _files, _switching
 from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import files as _files
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import switching as _switching
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx, NginxError
 
 from .test_nginx_upstream_switch import FakeNginx, SwitchModule, desired, read, run, write_initial

@@ -26,7 +26,7 @@ import os
 import time
 from math import gcd
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._files import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import (
     FileSnapshot,
     LockTimeoutError,
     ProgramNotFoundError,
