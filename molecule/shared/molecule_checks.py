@@ -5,6 +5,7 @@
 The checks look at the containers directly (podman exec through testinfra) and at
 what the scenario recorded in $MOLECULE_EPHEMERAL_DIRECTORY while it converged:
 attempt_<name>.json (shared/run_playbook.py) and snapshot_<name>.json (shared/snapshot.yml).
+The scenarios import it with ``sys.path.insert(0, <molecule/shared>)``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from pathlib import Path
 
 UPSTREAM_FILE = "/etc/nginx/conf.d/bluegreen_demo.conf"
 META_RE = re.compile(r"^# switchyard\.bluegreen\.nginx_upstream: (\{.*\})$", re.MULTILINE)
+# Asks a HAProxy admin socket from inside a container (socat is not installed there); prints the answer.
+ASK_SOCKET = (
+    "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]);"
+    " s.sendall(sys.argv[2].encode() + b\"\\n\"); d=b\"\"\n"
+    "while True:\n"
+    "    c=s.recv(65536)\n"
+    "    if not c: break\n"
+    "    d+=c\n"
+    "sys.stdout.write(d.decode())' {socket} '{command}'"
+)
 
 
 def ephemeral() -> Path:
@@ -37,6 +48,18 @@ def phase(default: str) -> str:
     return marker.read_text(encoding="utf-8").strip() if marker.exists() else default
 
 
+def expected_live(default: str = "green") -> str:
+    """The live colour the side effect left in $MOLECULE_EPHEMERAL_DIRECTORY/expected_live, else default.
+
+    Unlike ephemeral(), a missing variable is not an error: outside molecule the default holds."""
+    marker = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "expected_live"
+    return marker.read_text(encoding="utf-8").strip() if marker.exists() else default
+
+
+def idle_of(colour: str) -> str:
+    return "blue" if colour == "green" else "green"
+
+
 def fatal_text(attempt: dict) -> str:
     """The failure messages that ended a recorded playbook run, as one string."""
     return "\n".join(f"{f['host']} | {f['task']} | {f['msg']}" for f in attempt["fatal"])
@@ -52,6 +75,19 @@ def fetch(host, port: int, count: int = 10, path: str = "/") -> list[dict]:
         headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
         answers.append({"status": status, **headers})
     return answers
+
+
+def managed_metadata(content: str, module: str = "nginx_upstream") -> dict | None:
+    """The JSON metadata line a switchyard module writes into its managed file, or None."""
+    pattern = META_RE if module == "nginx_upstream" else re.compile(
+        rf"^# switchyard\.bluegreen\.{re.escape(module)}: (\{{.*\}})$", re.MULTILINE)
+    match = pattern.search(content)
+    return json.loads(match.group(1)) if match else None
+
+
+def ask_admin_socket(host, socket: str, command: str) -> str:
+    """One HAProxy runtime API command over the admin socket inside host; its answer."""
+    return host.check_output(ASK_SOCKET.format(socket=socket, command=command))
 
 
 def upstream_state(host, path: str = UPSTREAM_FILE) -> tuple[str, dict]:

@@ -10,12 +10,15 @@ $MOLECULE_EPHEMERAL_DIRECTORY/expected_live says blue, and the roles swap.
 from __future__ import annotations
 
 import json
-import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
 import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from molecule_checks import UPSTREAM_FILE, expected_live, fetch, idle_of, managed_metadata
 
 LB = testinfra.get_host("podman://switchyard-mol-lb")
 APP_HOSTS = {
@@ -23,33 +26,11 @@ APP_HOSTS = {
     "green": testinfra.get_host("podman://switchyard-mol-green"),
 }
 VERSIONS = {"blue": "1.0.0", "green": "2.0.0"}
-UPSTREAM_FILE = "/etc/nginx/conf.d/bluegreen_demo.conf"
-
-
-def expected_live() -> str:
-    marker = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "expected_live"
-    return marker.read_text(encoding="utf-8").strip() if marker.exists() else "green"
-
-
-def idle_of(colour: str) -> str:
-    return "blue" if colour == "green" else "green"
-
-
-def fetch(port: int, count: int = 10) -> list[dict]:
-    """GET http://127.0.0.1:<port>/ count times from inside the LB; headers as dicts."""
-    answers = []
-    for _n in range(count):
-        out = LB.check_output(f"curl -s -D - -o /dev/null --max-time 5 http://127.0.0.1:{port}/")
-        status = int(out.split()[1])
-        headers = {k.strip().lower(): v.strip() for k, v in
-                   (line.split(":", 1) for line in out.splitlines()[1:] if ":" in line)}
-        answers.append({"status": status, **headers})
-    return answers
 
 
 def test_lb_serves_the_live_colour_and_its_version():
     live = expected_live()
-    answers = fetch(80)
+    answers = fetch(LB, 80)
     assert {a["status"] for a in answers} == {200}
     assert {a["x-app-color"] for a in answers} == {live}
     assert {a["x-app-version"] for a in answers} == {VERSIONS[live]}
@@ -59,7 +40,7 @@ def test_lb_serves_the_live_colour_and_its_version():
 
 def test_preview_listener_serves_the_idle_colour():
     idle = idle_of(expected_live())
-    answers = fetch(8080, 5)
+    answers = fetch(LB, 8080, 5)
     assert {a["x-app-color"] for a in answers} == {idle}
     assert {a["x-app-version"] for a in answers} == {VERSIONS[idle]}
     assert {a["x-bluegreen-preview"] for a in answers} == {"true"}
@@ -86,9 +67,9 @@ def test_managed_upstream_file_is_what_nginx_loaded():
     live = expected_live()
     content = LB.file(UPSTREAM_FILE).content_string
     # The metadata line written by nginx_upstream names the live colour.
-    meta = re.search(r"^# switchyard\.bluegreen\.nginx_upstream: (\{.*\})$", content, re.MULTILINE)
+    meta = managed_metadata(content)
     assert meta is not None
-    assert json.loads(meta.group(1))["active"] == live
+    assert meta["active"] == live
     # nginx -T prints the configuration as nginx reads it: the managed file is included, unchanged.
     dump = LB.check_output("nginx -T 2>/dev/null")
     assert f"# configuration file {UPSTREAM_FILE}:\n{content}" in dump + "\n"

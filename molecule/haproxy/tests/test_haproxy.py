@@ -10,12 +10,14 @@ running HAProxy (asked over its admin socket) must both name the live colour.
 from __future__ import annotations
 
 import json
-import os
-import re
+import sys
 from pathlib import Path
 
 import pytest
 import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from molecule_checks import ask_admin_socket, expected_live, fetch, idle_of, managed_metadata
 
 LB = testinfra.get_host("podman://sy-haproxy-lb")
 APP_HOSTS = {
@@ -25,45 +27,14 @@ APP_HOSTS = {
 VERSIONS = {"blue": "1.0.0", "green": "2.0.0"}
 BACKEND_FILE = "/etc/haproxy/conf.d/bluegreen_demo.cfg"
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
-# Asks the admin socket from inside the LB (socat is not installed there); prints the answer.
-ASK_SOCKET = (
-    "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]);"
-    " s.sendall(sys.argv[2].encode() + b\"\\n\"); d=b\"\"\n"
-    "while True:\n"
-    "    c=s.recv(65536)\n"
-    "    if not c: break\n"
-    "    d+=c\n"
-    "sys.stdout.write(d.decode())' {socket} '{command}'"
-)
 # srv_admin_state bits for maintenance and drain (HAProxy include/haproxy/server-t.h).
 MAINT_MASK = 0x01 | 0x02 | 0x20 | 0x40
 DRAIN_MASK = 0x08 | 0x10
 
 
-def expected_live() -> str:
-    marker = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "expected_live"
-    return marker.read_text(encoding="utf-8").strip() if marker.exists() else "green"
-
-
-def idle_of(colour: str) -> str:
-    return "blue" if colour == "green" else "green"
-
-
-def fetch(port: int, count: int = 10) -> list[dict]:
-    """GET http://127.0.0.1:<port>/ count times from inside the LB; headers as dicts."""
-    answers = []
-    for _n in range(count):
-        out = LB.check_output(f"curl -s -D - -o /dev/null --max-time 5 http://127.0.0.1:{port}/")
-        status = int(out.split()[1])
-        headers = {k.strip().lower(): v.strip() for k, v in
-                   (line.split(":", 1) for line in out.splitlines()[1:] if ":" in line)}
-        answers.append({"status": status, **headers})
-    return answers
-
-
 def servers_state() -> dict[str, dict]:
     """`show servers state demo` from the running HAProxy: server name -> row."""
-    out = LB.check_output(ASK_SOCKET.format(socket=ADMIN_SOCKET, command="show servers state demo"))
+    out = ask_admin_socket(LB, ADMIN_SOCKET, "show servers state demo")
     lines = [line for line in out.splitlines() if line.strip()]
     header = next(line for line in lines if line.startswith("# be_id"))[2:].split()
     # The first line is the format version ("1"); server rows have one field per header column.
@@ -80,7 +51,7 @@ def test_haproxy_running_and_enabled():
 
 def test_lb_serves_the_live_colour_and_its_version():
     live = expected_live()
-    answers = fetch(80)
+    answers = fetch(LB, 80)
     assert {a["status"] for a in answers} == {200}
     assert {a["x-app-color"] for a in answers} == {live}
     assert {a["x-app-version"] for a in answers} == {VERSIONS[live]}
@@ -91,9 +62,9 @@ def test_lb_serves_the_live_colour_and_its_version():
 def test_managed_backend_file_names_the_live_colour():
     live = expected_live()
     content = LB.file(BACKEND_FILE).content_string
-    meta = re.search(r"^# switchyard\.bluegreen\.haproxy_backend: (\{.*\})$", content, re.MULTILINE)
+    meta = managed_metadata(content, "haproxy_backend")
     assert meta is not None
-    assert json.loads(meta.group(1))["active"] == live
+    assert meta["active"] == live
     # The directory holding the file passes HAProxy's own check together with the main file.
     LB.run_expect([0], "haproxy -c -q -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/conf.d")
 
