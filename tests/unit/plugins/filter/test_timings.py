@@ -1,0 +1,67 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""router_summary and reload_skew, checked against the Jinja the switch role used before."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.switchyard.bluegreen.plugins.filter import timings
+
+# roles/switch/tasks/main.yml before the filters; "records" stands for each host's switch_router_timings.
+OLD_SUMMARY = (
+    "{% set parts = [] %}{% for record in records %}{% set t = record.timings | default({}) %}"
+    "{% set _ = parts.append(record.host ~ ': ' ~ (t | dict2items | rejectattr('value', 'none')"
+    " | map(attribute='key') | zip(t | dict2items | rejectattr('value', 'none') | map(attribute='value'))"
+    " | map('join', ' ') | join(', '))) %}{% endfor %}{{ parts | join('; ') }}"
+)
+OLD_SKEW = (
+    "{% set times = records | map(attribute='applied_at') | select | map('to_datetime', '%Y-%m-%dT%H:%M:%S.%fZ')"
+    " | list %}{{ ((times | max) - (times | min)).total_seconds() | round(3) if times else none }}"
+)
+
+NGINX = [
+    {"host": "lb1", "applied_at": "2026-01-31T12:00:00.100000Z",
+     "timings": {"validate_ms": 9, "reload_ms": 24.5, "drain_ms": None, "total_ms": 151}},
+    {"host": "lb2", "applied_at": "2026-01-31T12:00:00.350123Z", "timings": {"validate_ms": 11, "reload_ms": 30}},
+]
+ROUTE53 = [{"host": "localhost", "applied_at": None, "change_id": "C1", "status": "INSYNC"}]
+
+
+def test_filter_module_exposes_every_filter():
+    assert set(timings.FilterModule().filters()) == {"router_summary", "reload_skew"}
+
+
+@pytest.mark.parametrize("records", [NGINX, NGINX[:1], ROUTE53, [], [{"host": "lb1", "timings": {}}]])
+def test_router_summary_matches_the_expression_it_replaced(render, records):
+    assert timings.router_summary(records) == render(OLD_SUMMARY, records=records)
+
+
+def test_router_summary_leaves_out_unset_timings():
+    assert timings.router_summary(NGINX) == (
+        "lb1: validate_ms 9, reload_ms 24.5, total_ms 151; lb2: validate_ms 11, reload_ms 30")
+    assert timings.router_summary(ROUTE53) == "localhost: "
+
+
+@pytest.mark.parametrize("records", [NGINX, ROUTE53, NGINX + ROUTE53, [NGINX[0]], []])
+def test_reload_skew_matches_the_expression_it_replaced(render, records):
+    assert timings.reload_skew(records) == render(OLD_SKEW, records=records)
+
+
+def test_reload_skew_is_the_spread_of_applied_at():
+    assert timings.reload_skew(NGINX) == 0.25
+    assert timings.reload_skew(list(reversed(NGINX))) == 0.25
+    assert timings.reload_skew(NGINX[:1]) == 0.0
+    assert timings.reload_skew(ROUTE53) is None
+
+
+def test_bad_records_are_refused_with_the_host():
+    with pytest.raises(AnsibleFilterError, match="applied_at of lb1 is '12:00'"):
+        timings.reload_skew([{"host": "lb1", "applied_at": "12:00"}])
+    with pytest.raises(AnsibleFilterError, match="timings of lb1 must be a dict"):
+        timings.router_summary([{"host": "lb1", "timings": [1, 2]}])
+    with pytest.raises(AnsibleFilterError, match="list of router records"):
+        timings.router_summary({"host": "lb1"})
+    with pytest.raises(AnsibleFilterError, match="must be a dict"):
+        timings.reload_skew(["lb1"])
