@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "build" / "collections"))
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import RuntimeApi  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import RuntimeApi  # noqa: E402
 from tests.integration.haproxy.conftest import Lab, LoopbackHaproxy  # noqa: E402
 from tests.lib.backends import ColourBackend  # noqa: E402
 from tests.lib.ports import LOOPBACK  # noqa: E402
@@ -58,14 +58,17 @@ def keepalive_client(port, stop, tally, lock):
 
 
 def raw_api_switches(haproxy, runs):
-    """Milliseconds for `ready` on the target then `drain` on the old colour, straight over the socket."""
-    api = RuntimeApi(str(haproxy.socket))
+    """Milliseconds for `ready` on the target then `drain` on the old colour, straight over the socket.
+
+    One connection per command, like the module's own runtime API client."""
     samples = []
     for index in range(runs):
         target, old = ("green", "blue") if index % 2 == 0 else ("blue", "green")
         started = time.monotonic()
-        api.command(f"set server shop/{target}-1 state ready")
-        api.command(f"set server shop/{old}-1 state drain")
+        for command in (f"set server shop/{target}-1 state ready", f"set server shop/{old}-1 state drain"):
+            answer = haproxy.api(command).strip()
+            if answer:
+                raise RuntimeError(f"{command!r}: {answer}")
         samples.append((time.monotonic() - started) * 1000)
     return samples
 
@@ -81,7 +84,7 @@ def main() -> int:
     backends = {colour: ColourBackend(colour).start() for colour in ("blue", "green")}
     with tempfile.TemporaryDirectory(prefix="haproxy-bench-") as folder:
         haproxy = LoopbackHaproxy(Path(folder))
-        lab = Lab(haproxy, backends)
+        lab = HaproxyLab(haproxy, backends)
         first = lab.switch(active="blue", apply=False)
         if first.failed:
             print(first, file=sys.stderr)

@@ -31,6 +31,7 @@ author:
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.switching
 attributes:
   check_mode:
     support: full
@@ -52,19 +53,6 @@ options:
       - Name of the backend, as used in C(use_backend) or C(default_backend). Letters, digits and V(_) only (1-64).
     type: str
     required: true
-  pools:
-    description:
-      - Colour to list of servers. At least two colours; colour names use letters, digits and V(_).
-      - A server is C(host:port), C([ipv6]:port) or C(unix:/path). Whitespace, quotes, V(;), V({), V(}), V($),
-        V(#) and backslashes are rejected. A server may appear in one colour only.
-      - The order of the servers matters (it gives their names); changing the pools needs a reload.
-      - Required when O(state=present).
-    type: dict
-  active:
-    description:
-      - The colour that takes all live traffic. Must be a key of O(pools).
-      - Mutually exclusive with O(weights); one of the two is required when O(state=present).
-    type: str
   weights:
     description:
       - A traffic split, colour to integer from V(0) to V(256), at least one above V(0); colours left out get V(0).
@@ -165,15 +153,6 @@ options:
       - V(0) does not wait. When the time runs out the switch still succeeds, with a warning and C(drained=false).
     type: float
     default: 30
-  backup:
-    description:
-      - Keep the previous file as C(<path>.previous) (a name that C(-f <dir>) does not load, it only loads C(*.cfg)).
-    type: bool
-    default: true
-  lock_timeout:
-    description: Seconds to wait for another run on the same file to finish.
-    type: float
-    default: 60
   haproxy_binary:
     description: The haproxy program; a name is looked up on C(PATH) and the sbin directories.
     type: str
@@ -195,6 +174,8 @@ options:
     default: present
 notes:
   - A colour switch with unchanged pools never reloads HAProxy, so keepalive clients see no errors.
+  - The order of the servers in O(pools) matters (it gives their names); changing the pools needs a reload.
+  - O(backup) keeps C(<path>.previous), which HAProxy's C(-f <dir>) does not load (it loads only C(*.cfg)).
   - Only the backend is in the file; frontends (C(use_backend <name>)) stay yours.
 seealso:
   - module: switchyard.bluegreen.haproxy_backend_info
@@ -367,89 +348,56 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import (  # noqa: E402
-    BackendSwitch,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.argspec import (  # noqa: E402
+    SWITCHING_MUTUALLY_EXCLUSIVE,
+    SWITCHING_REQUIRED_IF,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    InputError,
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.process import (  # noqa: E402
     Haproxy,
-    HaproxyError,
-    RuntimeApi,
-    SwitchError,
-    build_spec,
     check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import RuntimeApi  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec import (  # noqa: E402
+    argument_spec,
+    build_spec,
+    check_params,
     default_path,
-    default_state_file,
+    resolve_state_file,
     validate_name,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.switch import BackendSwitch  # noqa: E402
 
 
-def _check_numbers(module, params):
-    for option in ("reload_timeout", "drain_timeout", "lock_timeout"):
-        if params[option] < 0:
-            module.fail_json(msg=f"{option}={params[option]}: use a number of seconds >= 0")
-    if params["socket_timeout"] <= 0:
-        module.fail_json(msg=f"socket_timeout={params['socket_timeout']}: use a number of seconds > 0")
-    if params["reload_command"] is not None and not params["reload_command"]:
-        module.fail_json(msg="reload_command must not be empty: give an argument list like "
-                             "[systemctl, reload, haproxy]")
-    if not params["haproxy_config"]:
-        module.fail_json(msg="haproxy_config must list at least HAProxy's main configuration file")
+def _prepare(module, params):
+    """The validated spec (None for state=absent) and the haproxy binary; InputError before anything changes."""
+    check_params(params)
+    validate_name(params["name"], "name")
+    params["state_file"] = resolve_state_file(params["name"], params["state_file"])
+    spec = build_spec(params) if params["state"] == "present" else None
+    binary = check_programs(module, params)
+    if params["state_file"] and not os.path.isdir(os.path.dirname(params["state_file"])):
+        raise InputError(f"the directory of state_file {params['state_file']} does not exist: create it, "
+                         "or set state_file to '' for no state file")
+    return spec, binary
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "pools": {"type": "dict"},
-            "active": {"type": "str"},
-            "weights": {"type": "dict"},
-            "old_state": {"type": "str", "default": "drain", "choices": ["drain", "maint"]},
-            "balance": {"type": "str", "default": "roundrobin",
-                        "choices": ["roundrobin", "static-rr", "leastconn", "first", "source", "random"]},
-            "health_check_path": {"type": "str"},
-            "server_options": {"type": "dict", "options": {
-                "check": {"type": "bool"},
-                "inter": {"type": "str"},
-                "fastinter": {"type": "str"},
-                "downinter": {"type": "str"},
-                "rise": {"type": "int"},
-                "fall": {"type": "int"},
-                "maxconn": {"type": "int"},
-                "slowstart": {"type": "str"},
-            }},
-            "path": {"type": "path"},
-            "state_file": {"type": "path"},
-            "apply": {"type": "bool", "default": True},
-            "admin_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
-            "socket_timeout": {"type": "float", "default": 5},
-            "reload_command": {"type": "list", "elements": "str"},
-            "reload_timeout": {"type": "float", "default": 10},
-            "drain_timeout": {"type": "float", "default": 30},
-            "backup": {"type": "bool", "default": True},
-            "lock_timeout": {"type": "float", "default": 60},
-            "haproxy_binary": {"type": "str", "default": "haproxy"},
-            "haproxy_config": {"type": "list", "elements": "path", "default": ["/etc/haproxy/haproxy.cfg"]},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        },
-        mutually_exclusive=[("active", "weights")],
-        required_if=[("state", "present", ("pools",)), ("state", "present", ("active", "weights"), True)],
+        argument_spec=argument_spec(),
+        mutually_exclusive=SWITCHING_MUTUALLY_EXCLUSIVE,
+        required_if=SWITCHING_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
-    _check_numbers(module, params)
     try:
-        validate_name(params["name"], "name")
-        state_file = params["state_file"]
-        if state_file is None:
-            state_file = default_state_file(params["name"])
-        elif state_file and not os.path.isabs(state_file):
-            raise HaproxyError(f"state_file={state_file!r}: use an absolute path, or '' for no state file")
-        params["state_file"] = state_file or None
-        spec = build_spec(params) if params["state"] == "present" else None
-        binary = check_programs(module, params)
-    except HaproxyError as exc:
-        module.fail_json(msg=str(exc))
-    if params["state_file"] and not os.path.isdir(os.path.dirname(params["state_file"])):
-        module.fail_json(msg=f"the directory of state_file {params['state_file']} does not exist: create it, "
-                             "or set state_file to '' for no state file")
+        spec, binary = _prepare(module, params)
+    except SwitchyardError as exc:
+        fail_module(module, exc)
 
     path = params["path"] or default_path(params["name"])
     haproxy = Haproxy(module, binary, params["haproxy_config"], params["reload_command"])
@@ -461,10 +409,8 @@ def main():
     )
     try:
         result = switch.run(spec, params["name"], params["state_file"])
-    except SwitchError as exc:
-        for warning in switch.warnings:
-            module.warn(warning)
-        module.fail_json(msg=str(exc), haproxy_errors=exc.haproxy_errors, path=path)
+    except SwitchyardError as exc:
+        fail_module(module, exc, switch.warnings, path=path)
     for warning in switch.warnings:
         module.warn(warning)
     result["state_file"] = params["state_file"]

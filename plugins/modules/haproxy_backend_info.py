@@ -82,7 +82,8 @@ backends:
       updated_at: "2026-11-27T05:40:00Z"
       state_file: /var/lib/haproxy/bluegreen_shop.state
       consistent: true
-      servers: {"blue-1": {"colour": "blue", "address": "10.0.0.11:8080", "state": "drain", "weight": 0}}
+      servers:
+        blue-1: {"color": "blue", "colour": "blue", "address": "10.0.0.11:8080", "state": "drain", "weight": 0}
       runtime: {"blue-1": {"state": "drain", "weight": 1, "health": "up", "sessions": 0}}
       runtime_active: green
       drift: []
@@ -138,7 +139,10 @@ backends:
       description: The backend section is exactly what the metadata describes (false after a manual edit).
       type: bool
     servers:
-      description: Persisted state per server name (colour, address, state, weight).
+      description:
+        - Persisted state per server name (C(color), address, state, weight).
+        - Each entry also has C(colour), the same value under its old name; it is deprecated and will be
+          removed in release 1.0.0, use C(color).
       type: dict
     runtime:
       description:
@@ -160,32 +164,28 @@ backends:
       type: str
 """
 
-import glob  # noqa: E402
-import os  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import (  # noqa: E402
-    DEFAULT_CONF_DIR,
-    HaproxyError,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.managed import read_managed  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.plan import drift_between  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.render import OWNER, describe  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import (  # noqa: E402
     RuntimeApi,
     RuntimeApiError,
     current_sessions,
-    default_path,
-    describe,
-    drift_between,
     runtime_colours,
     runtime_view,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec import (  # noqa: E402
+    DEFAULT_ADMIN_SOCKET,
+    DEFAULT_CONF_DIR,
+    default_path,
     validate_name,
 )
-
-
-def _read(module, path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {path}: {exc}")
 
 
 def _add_runtime(info, api):
@@ -211,13 +211,23 @@ def _add_runtime(info, api):
         info["in_sync"] = not info["drift"]
 
 
+def _backends(params):
+    """Name -> persisted state of the one backend asked for, or of every managed backend in conf_dir."""
+    path = params["path"]
+    if params["name"]:
+        validate_name(params["name"], "name")
+        path = path or default_path(params["name"], params["conf_dir"])
+    return read_managed(describe, owner=OWNER, kind="backend", conf_dir=params["conf_dir"], pattern="*.cfg",
+                        path=path)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str"},
             "path": {"type": "path"},
             "conf_dir": {"type": "path", "default": DEFAULT_CONF_DIR},
-            "admin_socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
+            "admin_socket": {"type": "path", "default": DEFAULT_ADMIN_SOCKET},
             "runtime": {"type": "bool", "default": True},
             "socket_timeout": {"type": "float", "default": 5},
         },
@@ -225,27 +235,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    backends = {}
-    if params["path"] or params["name"]:
-        if params["name"]:
-            try:
-                validate_name(params["name"], "name")
-            except HaproxyError as exc:
-                module.fail_json(msg=str(exc))
-        path = params["path"] or default_path(params["name"], params["conf_dir"])
-        if not os.path.exists(path):
-            module.fail_json(msg=f"{path} does not exist: no managed backend there")
-        info = describe(_read(module, path), path)
-        if info is None:
-            module.fail_json(msg=f"{path} is not managed by switchyard.bluegreen.haproxy_backend (no metadata line)")
-        backends[info["name"]] = info
-    else:
-        if not os.path.isdir(params["conf_dir"]):
-            module.fail_json(msg="conf_dir {} is not a directory".format(params["conf_dir"]))
-        for path in sorted(glob.glob(os.path.join(params["conf_dir"], "*.cfg"))):
-            info = describe(_read(module, path), path)
-            if info is not None:
-                backends[info["name"]] = info
+    try:
+        backends = _backends(params)
+    except SwitchyardError as exc:
+        fail_module(module, exc)
     if params["runtime"]:
         api = RuntimeApi(params["admin_socket"], timeout=params["socket_timeout"])
         for info in backends.values():

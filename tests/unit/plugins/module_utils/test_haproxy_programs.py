@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _haproxy
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import process as hprocess
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import spec as hspec
 
 
 class RaisingModule:
@@ -29,23 +30,23 @@ class BinModule:
 
 
 def test_missing_haproxy_raises_command_error():
-    haproxy = _haproxy.Haproxy(RaisingModule(), "/nonexistent/haproxy", ["/etc/haproxy/haproxy.cfg"])
-    with pytest.raises(_haproxy.HaproxyCommandError, match="cannot run /nonexistent/haproxy"):
+    haproxy = hprocess.Haproxy(RaisingModule(), "/nonexistent/haproxy", ["/etc/haproxy/haproxy.cfg"])
+    with pytest.raises(hprocess.HaproxyCommandError, match="cannot run /nonexistent/haproxy"):
         haproxy.check()
-    with pytest.raises(_haproxy.HaproxyCommandError, match="cannot run systemctl"):
+    with pytest.raises(hprocess.HaproxyCommandError, match="cannot run systemctl"):
         haproxy.reload()
 
 
 def test_check_programs_names_the_option(tmp_path):
     params = {"haproxy_binary": "/nonexistent/sbin/haproxy", "apply": True, "reload_command": None}
-    with pytest.raises(_haproxy.HaproxyError, match="haproxy_binary"):
-        _haproxy.check_programs(BinModule(), params)
-    assert _haproxy.check_programs(BinModule(check_mode=True), params) == "/nonexistent/sbin/haproxy"
+    with pytest.raises(hspec.HaproxyError, match="haproxy_binary"):
+        hprocess.check_programs(BinModule(), params)
+    assert hprocess.check_programs(BinModule(check_mode=True), params) == "/nonexistent/sbin/haproxy"
     binary = tmp_path / "haproxy"
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
     params = {"haproxy_binary": str(binary), "apply": True, "reload_command": ["no-such-reloader"]}
-    with pytest.raises(_haproxy.HaproxyError, match="reload_command"):
-        _haproxy.check_programs(BinModule(), params)
+    with pytest.raises(hspec.HaproxyError, match="reload_command"):
+        hprocess.check_programs(BinModule(), params)
     params["apply"] = False
-    assert _haproxy.check_programs(BinModule(), params) == str(binary)
+    assert hprocess.check_programs(BinModule(), params) == str(binary)

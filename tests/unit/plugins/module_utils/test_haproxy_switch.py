@@ -10,8 +10,11 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _haproxy as hx
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import switching as _switching
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import process as hprocess
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import runtime as hruntime
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import spec as hspec
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import switch as hswitch
 
 POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
 ADDRESSES = {"blue-1": ("10.0.0.1", "80"), "green-1": ("10.0.1.1", "80")}
@@ -40,7 +43,7 @@ class FakeApi:
 
     def command(self, command):
         if command == self.fail_on:
-            raise hx.RuntimeApiError(f"HAProxy refused '{command}': No such server.")
+            raise hruntime.RuntimeApiError(f"HAProxy refused '{command}': No such server.")
         self.commands.append(command)
         parts = command.split()
         server = parts[2].split("/")[1]
@@ -68,7 +71,7 @@ class FakeHaproxy:
     def check(self, path=None):
         self.checks += 1
         if self.errors:
-            raise hx.HaproxyCommandError("haproxy -c failed", self.errors)
+            raise hprocess.HaproxyCommandError("haproxy -c failed", self.errors)
 
     def reload(self):
         self.reloads += 1
@@ -77,21 +80,21 @@ class FakeHaproxy:
 def spec(**overrides):
     params = {"name": "shop", "pools": POOLS, "active": "blue", "state_file": None}
     params.update(overrides)
-    return hx.build_spec(params)
+    return hspec.build_spec(params)
 
 
 @pytest.fixture
 def deployed(tmp_path):
     """A managed file with shop on blue, and a running HAProxy (fake) in the same state."""
     path = tmp_path / "bluegreen_shop.cfg"
-    first = hx.BackendSwitch(SwitchModule(), FakeHaproxy(), None, str(path), apply=False)
+    first = hswitch.BackendSwitch(SwitchModule(), FakeHaproxy(), None, str(path), apply=False)
     first.run(spec(), "shop")
     api = FakeApi({"blue-1": [0, 1], "green-1": [0, 0]})
     return path, api
 
 
 def switch(path, api, haproxy=None, check_mode=False, **kwargs):
-    return hx.BackendSwitch(SwitchModule(check_mode), haproxy or FakeHaproxy(), api, str(path),
+    return hswitch.BackendSwitch(SwitchModule(check_mode), haproxy or FakeHaproxy(), api, str(path),
                             drain_timeout=0, **kwargs)
 
 
@@ -116,7 +119,7 @@ def test_failure_mid_switch_puts_the_live_colour_back(deployed):
     path, api = deployed
     before = path.read_text()
     api.fail_on = "set server shop/blue-1 state drain"
-    with pytest.raises(hx.SwitchError) as error:
+    with pytest.raises(hswitch.SwitchError) as error:
         switch(path, api).run(spec(active="green"), "shop")
     assert "No such server" in str(error.value) and "restored" in str(error.value)
     assert path.read_text() == before
@@ -132,8 +135,8 @@ def test_failed_file_restore_still_puts_the_runtime_back_and_says_so(deployed, m
     def read_only(module, snapshot):
         raise OSError(errno.EROFS, "Read-only file system", snapshot.path)
 
-    monkeypatch.setattr(hx, "restore", read_only)
-    with pytest.raises(hx.SwitchError) as error:
+    monkeypatch.setattr(hswitch, "restore", read_only)
+    with pytest.raises(hswitch.SwitchError) as error:
         switch(path, api).run(spec(active="green"), "shop")
     message = str(error.value)
     assert message.startswith(f"restoring {path} failed: Read-only file system (errno {errno.EROFS})"), message
@@ -145,7 +148,7 @@ def test_failed_file_restore_still_puts_the_runtime_back_and_says_so(deployed, m
 def test_rejected_file_is_restored_and_nothing_is_sent(deployed):
     path, api = deployed
     before = path.read_text()
-    with pytest.raises(hx.SwitchError) as error:
+    with pytest.raises(hswitch.SwitchError) as error:
         switch(path, api, haproxy=FakeHaproxy(errors=["[ALERT] parsing error"])).run(spec(active="green"), "shop")
     assert error.value.haproxy_errors == ["[ALERT] parsing error"]
     assert path.read_text() == before and api.commands == []
@@ -154,7 +157,7 @@ def test_rejected_file_is_restored_and_nothing_is_sent(deployed):
 def test_unmanaged_file_is_never_overwritten(tmp_path):
     path = tmp_path / "bluegreen_shop.cfg"
     path.write_text("backend shop\n    server a 1.2.3.4:80\n")
-    with pytest.raises(hx.SwitchError, match=r"not written by switchyard\.bluegreen\.haproxy_backend"):
+    with pytest.raises(hswitch.SwitchError, match=r"not written by switchyard\.bluegreen\.haproxy_backend"):
         switch(path, FakeApi({})).run(spec(), "shop")
     assert path.read_text() == "backend shop\n    server a 1.2.3.4:80\n"
 
@@ -190,6 +193,6 @@ def test_lock_file_error_is_a_switch_error(deployed, monkeypatch):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), f"{path.parent}/.{path.name}.lock")
 
     monkeypatch.setattr(_switching, "exclusive_lock", refuse)
-    with pytest.raises(hx.SwitchError, match=r"^cannot write .*\.lock: .* was not changed$"):
+    with pytest.raises(hswitch.SwitchError, match=r"^cannot write .*\.lock: .* was not changed$"):
         switch(path, api).run(spec(active="green"), "shop")
     assert path.read_text() == before and api.commands == []
