@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: http_check
 short_description: Send a burst of HTTP requests and judge errors, latency and which colour answered
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Sends O(requests) HTTP(S) requests from the managed host, O(concurrency) at a time, spread round robin over
     O(url) or O(urls), and checks every answer against O(expect_status), O(expect_body) and O(expect_headers).
@@ -444,66 +444,29 @@ urls:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - Ansible modules document first
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._http_check import (  # noqa: E402
-    CheckSpec,
-    HttpCheckError,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._http.burst import (  # noqa: E402
     make_opener,
     run_check,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._http.spec import (  # noqa: E402
+    MODULE_RULES,
+    CheckSpec,
+    argument_spec,
 )
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "url": {"type": "str"},
-            "urls": {"type": "list", "elements": "str"},
-            "requests": {"type": "int", "default": 10},
-            "concurrency": {"type": "int", "default": 1},
-            "timeout": {"type": "float", "default": 5},
-            "interval_ms": {"type": "float", "default": 0},
-            "ready_timeout": {"type": "float", "default": 0},
-            "method": {"type": "str", "default": "GET"},
-            "body": {"type": "str"},
-            "headers": {"type": "dict", "default": {}},
-            "expect_status": {"type": "list", "elements": "int", "default": [200]},
-            "expect_body": {"type": "str"},
-            "expect_headers": {"type": "dict", "default": {}},
-            "header_match": {"type": "str", "choices": ["exact", "regex"], "default": "exact"},
-            "count_header": {"type": "str"},
-            "expect_header_share": {
-                "type": "dict",
-                "options": {
-                    "value": {"type": "str", "required": True},
-                    "min": {"type": "float", "required": True},
-                },
-            },
-            "max_error_rate": {"type": "float", "default": 0.0},
-            "max_latency_p95_ms": {"type": "float"},
-            "max_latency_p99_ms": {"type": "float"},
-            "fail_on_threshold": {"type": "bool", "default": True},
-            "max_failure_samples": {"type": "int", "default": 5},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-            "client_cert": {"type": "path"},
-            "client_key": {"type": "path"},
-            "use_proxy": {"type": "bool", "default": True},
-            "url_username": {"type": "str"},
-            "url_password": {"type": "str", "no_log": True},
-            "force_basic_auth": {"type": "bool", "default": False},
-            "follow_redirects": {"type": "str", "choices": ["none", "safe", "all"], "default": "none"},
-            "http_agent": {"type": "str", "default": "switchyard-http-check"},
-        },
-        mutually_exclusive=[("url", "urls")],
-        required_one_of=[("url", "urls")],
-        required_by={"expect_header_share": "count_header"},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **MODULE_RULES)
 
     try:
         spec = CheckSpec(module.params)
         opener = make_opener(spec)
-    except HttpCheckError as exc:
-        module.fail_json(msg=str(exc), changed=False)
+    except SwitchyardError as exc:
+        fail_module(module, exc, changed=False)
 
     ran, result = run_check(spec, opener)
     result["changed"] = False

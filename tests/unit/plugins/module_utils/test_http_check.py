@@ -16,13 +16,15 @@ import pytest
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _http_check as hc
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._http import burst as hburst
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._http import evaluate as heval
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._http import spec as hspec
 
 
 def spec(**overrides):
     params = {"url": "http://127.0.0.1:8080/healthz", "requests": 10, "concurrency": 2, "timeout": 2.0}
     params.update(overrides)
-    return hc.CheckSpec(params)
+    return hspec.CheckSpec(params)
 
 
 def headers(**values):
@@ -72,21 +74,21 @@ def no_answer(kind="connection", reason="refused"):
     ],
 )
 def test_percentile_nearest_rank(values, pct, expected):
-    assert hc.percentile(values, pct) == expected
+    assert heval.percentile(values, pct) == expected
 
 
 def test_percentile_empty_and_out_of_range():
-    assert hc.percentile([], 95) is None
+    assert heval.percentile([], 95) is None
     with pytest.raises(ValueError):
-        hc.percentile([1, 2], 0)
+        heval.percentile([1, 2], 0)
     with pytest.raises(ValueError):
-        hc.percentile([1, 2], 101)
+        heval.percentile([1, 2], 101)
 
 
 def test_latency_stats():
-    stats = hc.latency_stats([float(v) for v in range(1, 101)])
+    stats = heval.latency_stats([float(v) for v in range(1, 101)])
     assert stats == {"count": 100, "p50": 50.0, "p95": 95.0, "p99": 99.0, "min": 1.0, "max": 100.0, "mean": 50.5}
-    assert hc.latency_stats([])["p95"] is None
+    assert heval.latency_stats([])["p95"] is None
 
 
 # --- validation --------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def test_latency_stats():
     ],
 )
 def test_bad_input_is_named(overrides, message):
-    with pytest.raises(hc.HttpCheckError) as err:
+    with pytest.raises(hspec.HttpCheckError) as err:
         spec(**overrides)
     assert message in str(err.value)
 
@@ -135,9 +137,9 @@ def test_valid_spec_defaults_and_cap():
 
 def test_burst_budget_is_the_documented_bound():
     s = spec(requests=50, concurrency=5, timeout=2.0, interval_ms=100)
-    assert s.burst_budget_s() == pytest.approx(10 * 2.1 + hc.BUDGET_GRACE_S)
+    assert s.burst_budget_s() == pytest.approx(10 * 2.1 + hspec.BUDGET_GRACE_S)
     s = spec(requests=51, concurrency=5, timeout=2.0)
-    assert s.burst_budget_s() == pytest.approx(11 * 2.0 + hc.BUDGET_GRACE_S)
+    assert s.burst_budget_s() == pytest.approx(11 * 2.0 + hspec.BUDGET_GRACE_S)
 
 
 # --- classification ----------------------------------------------------------------------
@@ -152,7 +154,7 @@ def test_burst_budget_is_the_documented_bound():
         (UrlsConnectionError("proxy down"), "connection"),
         (urllib.error.URLError(socket.timeout("timed out")), "timeout"),
         (TimeoutError("The read operation timed out"), "timeout"),
-        (hc._RequestTimeoutError("body not complete"), "timeout"),
+        (hburst._RequestTimeoutError("body not complete"), "timeout"),
         (urllib.error.URLError(ssl.SSLCertVerificationError(1, "certificate verify failed")), "tls"),
         (ssl.SSLError(1, "wrong version number"), "tls"),
         (SSLValidationError("bad cert"), "tls"),
@@ -163,7 +165,7 @@ def test_burst_budget_is_the_documented_bound():
     ],
 )
 def test_classify_exception(exc, kind):
-    got_kind, reason = hc.classify_exception(exc)
+    got_kind, reason = hburst.classify_exception(exc)
     assert got_kind == kind
     assert reason
 
@@ -186,15 +188,17 @@ class FakeResponse:
 def test_send_request_judges_status_body_header():
     s = spec(expect_body=r'"ok"', expect_headers={"X-App-Version": "2.4.1"})
     good = FakeResponse(200, b'{"s": "ok"}', headers(X_App_Version="2.4.1"))
-    result = hc.send_request(s, s.urls[0], lambda *a, **k: good)
+    result = hburst.send_request(s, s.urls[0], lambda *a, **k: good)
     assert result["kind"] is None and result["status"] == 200 and result["latency_ms"] >= 0
     assert good.closed
 
-    result = hc.send_request(s, s.urls[0], lambda *a, **k: FakeResponse(200, b"nope", headers(X_App_Version="2.4.1")))
+    reply = FakeResponse(200, b"nope", headers(X_App_Version="2.4.1"))
+    result = hburst.send_request(s, s.urls[0], lambda *a, **k: reply)
     assert result["kind"] == "body"
-    result = hc.send_request(s, s.urls[0], lambda *a, **k: FakeResponse(200, b'"ok"', headers(X_App_Version="2.4.0")))
+    reply = FakeResponse(200, b'"ok"', headers(X_App_Version="2.4.0"))
+    result = hburst.send_request(s, s.urls[0], lambda *a, **k: reply)
     assert result["kind"] == "header" and "'2.4.0'" in result["reason"]
-    result = hc.send_request(s, s.urls[0], lambda *a, **k: FakeResponse(200, b'"ok"'))
+    result = hburst.send_request(s, s.urls[0], lambda *a, **k: FakeResponse(200, b'"ok"'))
     assert result["kind"] == "header" and "missing" in result["reason"]
 
 
@@ -204,7 +208,7 @@ def test_send_request_http_error_is_an_answer():
     def opener(*_a, **_k):
         raise urllib.error.HTTPError("http://x/", 503, "Unavailable", headers(X_App_Color="blue"), None)
 
-    result = hc.send_request(s, s.urls[0], opener)
+    result = hburst.send_request(s, s.urls[0], opener)
     assert result["status"] == 503 and result["kind"] == "status"
     assert result["headers"]["X-App-Color"] == "blue"
 
@@ -215,19 +219,19 @@ def test_send_request_never_raises():
     def opener(*_a, **_k):
         raise RuntimeError("boom")
 
-    result = hc.send_request(s, s.urls[0], opener)
+    result = hburst.send_request(s, s.urls[0], opener)
     assert result["kind"] == "error" and "boom" in result["reason"]
 
 
 def test_header_regex_mode():
     s = spec(header_match="regex", expect_headers={"X-App-Version": r"^2\.4\."})
-    ok = hc.judge_response(s, 200, headers(X_App_Version="2.4.7"), b"")
-    bad = hc.judge_response(s, 200, headers(X_App_Version="2.5.0"), b"")
+    ok = hburst.judge_response(s, 200, headers(X_App_Version="2.4.7"), b"")
+    bad = hburst.judge_response(s, 200, headers(X_App_Version="2.5.0"), b"")
     assert ok == (None, None)
     assert bad[0] == "header"
     # exact mode takes the same text literally
     s = spec(expect_headers={"X-App-Version": r"^2\.4\."})
-    assert hc.judge_response(s, 200, headers(X_App_Version="2.4.7"), b"")[0] == "header"
+    assert hburst.judge_response(s, 200, headers(X_App_Version="2.4.7"), b"")[0] == "header"
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -236,7 +240,7 @@ def test_evaluate_counts_and_thresholds():
     results = [answer(latency=float(i), hdrs=headers(X_App_Color="blue" if i % 2 else "green")) for i in range(1, 9)]
     results.append(answer(status=500, latency=9.0, kind="status", reason="500", hdrs=headers(X_App_Color="blue")))
     results.append(no_answer())
-    out = hc.evaluate(s, results)
+    out = heval.evaluate(s, results)
     assert out["requests"] == 10 and out["failures"] == 2 and out["successes"] == 8
     assert out["failure_kinds"] == {"connection": 1, "status": 1}
     assert out["status_codes"] == {"200": 8, "500": 1}
@@ -251,39 +255,39 @@ def test_evaluate_counts_and_thresholds():
 def test_error_rate_boundary_is_inclusive():
     s = spec(requests=50, max_error_rate=0.1)
     results = [answer() for _n in range(45)] + [no_answer() for _n in range(5)]
-    assert hc.evaluate(s, results)["passed"] is True
+    assert heval.evaluate(s, results)["passed"] is True
     results[0] = no_answer()
-    assert hc.evaluate(s, results)["passed"] is False
+    assert heval.evaluate(s, results)["passed"] is False
 
 
 def test_latency_thresholds_p95_and_p99():
     s = spec(requests=100, max_latency_p95_ms=95, max_latency_p99_ms=98.5)
     results = [answer(latency=float(i)) for i in range(1, 101)]
-    out = hc.evaluate(s, results)
+    out = heval.evaluate(s, results)
     assert out["thresholds_missed"] == ["p99 latency 99 ms > 98.5 ms"]
     s = spec(requests=1, max_latency_p95_ms=10)
-    out = hc.evaluate(s, [no_answer()])
+    out = heval.evaluate(s, [no_answer()])
     assert "p95 latency unknown" in out["thresholds_missed"][1]
 
 
 def test_header_share():
     s = spec(requests=20, count_header="X-App-Color", expect_header_share={"value": "green", "min": 0.95})
     results = [answer(hdrs=headers(X_App_Color="green")) for _n in range(19)] + [answer(hdrs=headers())]
-    out = hc.evaluate(s, results)
-    assert out["header_counts"] == {"green": 19, hc.MISSING_HEADER: 1}
+    out = heval.evaluate(s, results)
+    assert out["header_counts"] == {"green": 19, heval.MISSING_HEADER: 1}
     assert out["header_share"] == {"value": "green", "share": 0.95, "min": 0.95, "answers": 20, "count": 19}
     assert out["passed"] is True
     results[0] = answer(hdrs=headers(X_App_Color="blue"))
-    out = hc.evaluate(s, results)
+    out = heval.evaluate(s, results)
     assert out["passed"] is False
     assert out["thresholds_missed"] == ["X-App-Color=green share 90% < 95%"]
 
 
 def test_failure_samples_show_each_kind_first():
     failed = [no_answer("status", f"s{i}") for i in range(10)] + [no_answer("timeout", "t")]
-    samples = hc.sample_failures(failed, 3)
+    samples = heval.sample_failures(failed, 3)
     assert [x["kind"] for x in samples] == ["status", "timeout", "status"]
-    assert hc.sample_failures(failed, 0) == []
+    assert heval.sample_failures(failed, 0) == []
 
 
 # --- readiness and the burst -------------------------------------------------------------
@@ -309,7 +313,7 @@ def test_wait_until_ready_retries_then_answers():
             raise urllib.error.URLError(ConnectionRefusedError(111, "refused"))
         return FakeResponse(503)
 
-    ready = hc.wait_until_ready(s, opener, clock=clock, sleep=clock.sleep)
+    ready = hburst.wait_until_ready(s, opener, clock=clock, sleep=clock.sleep)
     assert ready["ready"] is True
     assert ready["attempts"] == 5  # 3 refused + a's answer + b's answer
     assert calls == ["http://a/"] * 4 + ["http://b/"]
@@ -323,7 +327,7 @@ def test_wait_until_ready_gives_up_with_url_and_error():
     def opener(*_a, **_k):
         raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
 
-    ready = hc.wait_until_ready(s, opener, clock=clock, sleep=clock.sleep)
+    ready = hburst.wait_until_ready(s, opener, clock=clock, sleep=clock.sleep)
     assert ready["ready"] is False
     assert ready["url"] == s.urls[0]
     assert "Connection refused" in ready["last_error"]
@@ -340,7 +344,7 @@ def test_run_burst_spreads_over_urls_in_order():
             seen.append(url)
         return answer(url=url)
 
-    results = hc.run_burst(s, send)
+    results = hburst.run_burst(s, send)
     assert [r["url"] for r in results] == ["http://a/", "http://b/", "http://c/"] * 3
     assert sorted(seen) == ["http://a/"] * 3 + ["http://b/"] * 3 + ["http://c/"] * 3
 
@@ -362,7 +366,7 @@ def test_run_burst_abandons_stuck_requests_as_timeouts():
         return 0.0 if len(started) < 4 else 1e9
 
     try:
-        results = hc.run_burst(s, send, clock=jumping_clock)
+        results = hburst.run_burst(s, send, clock=jumping_clock)
     finally:
         release.set()
     kinds = [r["kind"] for r in results]
@@ -380,7 +384,7 @@ def test_answer_slower_than_timeout_counts_as_timeout():
         time.sleep(0.08)
         return FakeResponse(200, b"")  # no body: only the total time can tell
 
-    result = hc.send_request(s, s.urls[0], slow_headers)
+    result = hburst.send_request(s, s.urls[0], slow_headers)
     assert result["kind"] == "timeout" and result["status"] == 200
     assert "over the 0.05s timeout" in result["reason"]
 
@@ -389,6 +393,6 @@ def test_answer_slower_than_timeout_counts_as_timeout():
             time.sleep(0.03)
             return b"x"  # never ends on its own
 
-    result = hc.send_request(s, s.urls[0], lambda *a, **k: DripResponse(200))
+    result = hburst.send_request(s, s.urls[0], lambda *a, **k: DripResponse(200))
     assert result["kind"] == "timeout"
     assert "body not complete" in result["reason"]
