@@ -14,7 +14,7 @@ description:
     active colour's servers, or splits traffic between colours by O(weights).
   - Optionally also manages the upstream C(<name>_preview), which points at the idle colour so it can be
     tested through nginx before the switch.
-  - The change is safe. The module takes a lock next to the file (concurrent runs serialise), writes the
+  - The change is safe. The module takes a lock in O(state_dir) (concurrent runs serialise), writes the
     candidate atomically, runs C(nginx -T) (test and include check), reloads nginx and confirms that a new
     worker generation appeared. On any failure the previous file is restored byte for byte and the task fails
     with nginx's own error lines, so traffic stays on the colour that was live.
@@ -26,11 +26,14 @@ author:
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.switching
 attributes:
   check_mode:
     support: full
     details:
-      - Predicts C(changed), returns the diff, and takes no lock, writes nothing and runs no nginx command.
+      - Predicts C(changed), returns the diff, and takes no lock and writes nothing.
+      - It runs no nginx command, except C(nginx -T) (read-only) with O(adopt=true), to find the upstream
+        to adopt and show the change of that file in the diff.
   diff_mode:
     support: full
     details:
@@ -46,19 +49,6 @@ options:
       - Letters, digits and V(_) only (1-64 characters).
     type: str
     required: true
-  pools:
-    description:
-      - Colour to list of servers. At least two colours; colour names use letters, digits and V(_).
-      - A server is C(host:port), C([ipv6]:port) or C(unix:/path). Whitespace, quotes, V(;), V({), V(}),
-        V($), V(#) and backslashes are rejected so a server string can never inject nginx syntax.
-      - A server may appear in one colour only.
-      - Required when O(state=present).
-    type: dict
-  active:
-    description:
-      - The colour that takes all live traffic. Must be a key of O(pools).
-      - Mutually exclusive with O(weights); one of the two is required when O(state=present).
-    type: str
   weights:
     description:
       - A traffic split, colour to integer from V(0) to V(1000), at least one above V(0); colours of
@@ -68,21 +58,51 @@ options:
     type: dict
   preview:
     description:
-      - Also manage the upstream C(<name>_preview), pointing at the idle colour (see O(preview_colour)).
+      - Also manage the upstream C(<name>_preview), pointing at the idle colour (see O(preview_color)).
     type: bool
     default: false
-  preview_colour:
+  preview_color:
     description:
       - The colour that C(<name>_preview) points at.
       - Default with O(active) and two pools is the other colour; with O(weights) the colour with the single
         lowest weight. Required when that is ambiguous.
+      - The old spelling O(preview_colour) is a deprecated alias.
     type: str
+    aliases: [preview_colour]
   path:
     description:
-      - The managed file. Default C(/etc/nginx/conf.d/bluegreen_<name>.conf).
+      - The managed file. Default C(<conf_dir>/bluegreen_<name>.conf).
       - It must be loaded by an C(include) of nginx's configuration; the module checks that with C(nginx -T).
+        Any include works (C(conf.d/*.conf), Debian's C(sites-enabled/*), a C(stream {}) include).
       - An existing file without the module's metadata line is never overwritten.
     type: path
+  conf_dir:
+    description:
+      - Directory of the default O(path).
+      - Default C(<directory of nginx_conf>/conf.d) when O(nginx_conf) is set, else C(/etc/nginx/conf.d).
+    type: path
+  state_dir:
+    description:
+      - Directory for the auxiliary files: the backup (C(.previous)), the lock and the reload-pending marker,
+        stored under the managed file's absolute path (for example
+        C(/var/lib/switchyard/nginx/etc/nginx/conf.d/bluegreen_shop.conf.previous)).
+      - It must be outside every directory nginx includes; each run checks that no include of C(nginx -T) can
+        load any of these files and fails (restoring the managed file) when one could.
+      - A C(<path>.previous) left next to the managed file by an earlier version is moved here on the next run,
+        with a warning.
+    type: path
+    default: /var/lib/switchyard/nginx
+  adopt:
+    description:
+      - Take over an C(upstream <name>) (and C(<name>_preview) with O(preview=true)) that the configuration
+        already defines in another file, found with C(nginx -T).
+      - In one locked run the block is removed from that file (replaced by a one-line comment; everything else
+        in the file is kept byte for byte, its previous content kept in O(state_dir) as C(.adopted)), the managed
+        file is written, tested and reloaded. On any failure both files are put back exactly.
+      - Adopting again when the block is gone changes nothing. Without O(adopt), a duplicate definition fails
+        with the file and line of the other definition.
+    type: bool
+    default: false
   keepalive:
     description:
       - Idle keepalive connections to the upstream servers per worker (nginx C(keepalive)); V(0) disables.
@@ -147,14 +167,12 @@ options:
     default: 30
   backup:
     description:
-      - Keep the previous file as C(<path>.previous) (a name that C(*.conf) includes do not load), for a
-        manual rollback with C(cp -p <path>.previous <path> && nginx -t && nginx -s reload).
+      - Keep the previous managed file in O(state_dir) as C(<state_dir>/<path>.previous) (outside every include
+        directory, so nginx never loads it), for a manual rollback with
+        C(cp -p <state_dir>/<path>.previous <path> && nginx -t && nginx -s reload).
+      - With O(adopt=true) also keeps the adopted file's previous content as C(<state_dir>/<that path>.adopted).
     type: bool
     default: true
-  lock_timeout:
-    description: Seconds to wait for another run on the same file to finish.
-    type: float
-    default: 60
   nginx_binary:
     description: The nginx program; a name is looked up on C(PATH) and the sbin directories.
     type: str
@@ -162,6 +180,11 @@ options:
   nginx_conf:
     description:
       - nginx's main configuration file, passed as C(-c) to every nginx command. Default is nginx's compiled-in one.
+    type: path
+  nginx_prefix:
+    description:
+      - nginx's prefix, passed as C(-p) to every nginx command, for an instance started with C(nginx -p <prefix>).
+      - A relative C(pid) path of the configuration resolves against it, as nginx does.
     type: path
   state:
     description:
@@ -172,6 +195,9 @@ options:
     default: present
 notes:
   - Only servers of the listed colours are in the file; the proxy sites (C(proxy_pass http://<name>)) stay yours.
+  - Works on the usual layouts (Debian C(sites-enabled/*) and C(conf.d/*.conf), RHEL C(conf.d/*.conf), prefix
+    installs, C(stream {}) upstreams); see docs/nginx_upstream.md, "Real layouts".
+  - In C(stream {}) (TCP/UDP) nginx has no C(keepalive) and no C(ip_hash); the module refuses them there.
   - New nginx workers take over some 10-50 ms after the reload; old workers finish their open requests, so for
     a short time both colours answer. Wait for C(drained) before stopping the old colour.
 seealso:
@@ -214,6 +240,16 @@ EXAMPLES = r"""
       fail_timeout: 10s
     reload_command: [systemctl, reload, nginx]
     drain_timeout: 60
+
+- name: Bring an existing "upstream shop { ... }" of a Debian site under blue-green
+  switchyard.bluegreen.nginx_upstream:
+    name: shop
+    path: /etc/nginx/conf.d/bluegreen_shop.conf
+    pools:
+      blue: ["127.0.0.1:8080"]
+      green: ["127.0.0.1:8081"]
+    active: blue
+    adopt: true
 
 - name: Remove the managed upstreams of shop
   switchyard.bluegreen.nginx_upstream:
@@ -258,10 +294,28 @@ path:
   type: str
   sample: /etc/nginx/conf.d/bluegreen_shop.conf
 backup_file:
-  description: The copy of the previous file (null when nothing was replaced).
+  description: The copy of the previous file, in O(state_dir) (null when nothing was replaced).
   returned: always
   type: str
-  sample: /etc/nginx/conf.d/bluegreen_shop.conf.previous
+  sample: /var/lib/switchyard/nginx/etc/nginx/conf.d/bluegreen_shop.conf.previous
+adopted:
+  description: The files an O(adopt=true) run took upstream blocks from (empty when none).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The operator's file.
+      type: str
+    upstreams:
+      description: Name and line of each block removed from it.
+      type: list
+      elements: dict
+    backup_file:
+      description: Its previous content, in O(state_dir) (null with O(backup=false)).
+      type: str
+  sample: [{"path": "/etc/nginx/sites-enabled/shop", "upstreams": [{"name": "shop", "line": 1}],
+            "backup_file": "/var/lib/switchyard/nginx/etc/nginx/sites-enabled/shop.adopted"}]
 reloaded:
   description: nginx was reloaded and a new worker generation took over.
   returned: always
@@ -308,84 +362,93 @@ nginx_errors:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx  # noqa: E402
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (  # noqa: E402
-    SwitchError,
-    UpstreamError,
-    UpstreamSwitch,
-    build_spec,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.argspec import (  # noqa: E402
+    SWITCHING_MUTUALLY_EXCLUSIVE,
+    SWITCHING_REQUIRED_IF,
+    check_reload_command,
+    check_seconds,
+    renamed_option,
+    switching_argument_spec,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import (  # noqa: E402
+    Nginx,
     check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import (  # noqa: E402
+    BALANCE_METHODS,
+    DEFAULT_STATE_DIR,
+    build_spec,
     default_path,
     validate_name,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import UpstreamSwitch  # noqa: E402
+
+
+def argument_spec():
+    return switching_argument_spec(
+        name={"type": "str", "required": True},
+        preview={"type": "bool", "default": False},
+        preview_color=renamed_option("preview_colour", type="str"),
+        path={"type": "path"},
+        conf_dir={"type": "path"},
+        state_dir={"type": "path", "default": DEFAULT_STATE_DIR},
+        adopt={"type": "bool", "default": False},
+        keepalive={"type": "int", "default": 0},
+        balance={"type": "str", "default": "round_robin", "choices": list(BALANCE_METHODS)},
+        hash_key={"type": "str", "no_log": False},
+        idle_backup={"type": "bool", "default": False},
+        server_options={"type": "dict", "options": {
+            "max_fails": {"type": "int"},
+            "fail_timeout": {"type": "str"},
+            "max_conns": {"type": "int"},
+        }},
+        reload={"type": "bool", "default": True},
+        reload_command={"type": "list", "elements": "str"},
+        reload_timeout={"type": "float", "default": 5},
+        drain_timeout={"type": "float", "default": 30},
+        nginx_binary={"type": "str", "default": "nginx"},
+        nginx_conf={"type": "path"},
+        nginx_prefix={"type": "path"},
+    )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "pools": {"type": "dict"},
-            "active": {"type": "str"},
-            "weights": {"type": "dict"},
-            "preview": {"type": "bool", "default": False},
-            "preview_colour": {"type": "str"},
-            "path": {"type": "path"},
-            "keepalive": {"type": "int", "default": 0},
-            "balance": {"type": "str", "default": "round_robin",
-                        "choices": ["round_robin", "least_conn", "ip_hash", "hash", "random"]},
-            "hash_key": {"type": "str", "no_log": False},
-            "idle_backup": {"type": "bool", "default": False},
-            "server_options": {"type": "dict", "options": {
-                "max_fails": {"type": "int"},
-                "fail_timeout": {"type": "str"},
-                "max_conns": {"type": "int"},
-            }},
-            "reload": {"type": "bool", "default": True},
-            "reload_command": {"type": "list", "elements": "str"},
-            "reload_timeout": {"type": "float", "default": 5},
-            "drain_timeout": {"type": "float", "default": 30},
-            "backup": {"type": "bool", "default": True},
-            "lock_timeout": {"type": "float", "default": 60},
-            "nginx_binary": {"type": "str", "default": "nginx"},
-            "nginx_conf": {"type": "path"},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        },
-        mutually_exclusive=[("active", "weights")],
-        required_if=[("state", "present", ("pools",)), ("state", "present", ("active", "weights"), True)],
+        argument_spec=argument_spec(),
+        mutually_exclusive=[*SWITCHING_MUTUALLY_EXCLUSIVE, ("path", "conf_dir")],
+        required_if=SWITCHING_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
-    for option in ("reload_timeout", "drain_timeout", "lock_timeout"):
-        if params[option] < 0:
-            module.fail_json(msg=f"{option}={params[option]}: use a number of seconds >= 0")
-    if params["reload_command"] is not None and not params["reload_command"]:
-        module.fail_json(msg="reload_command must not be empty: give an argument list like [systemctl, reload, nginx]")
+    path = None
+    switch = None
     try:
+        check_seconds(params, at_least_zero=("reload_timeout", "drain_timeout", "lock_timeout"))
+        check_reload_command(params, "[systemctl, reload, nginx]")
         if params["state"] == "present":
             spec = build_spec(params)
         else:
             validate_name(params["name"], "name")
             spec = None
-    except UpstreamError as exc:
-        module.fail_json(msg=str(exc))
-
-    path = params["path"] or default_path(params["name"])
-    try:
+        path = params["path"] or default_path(params["name"], params["conf_dir"], params["nginx_conf"])
         binary = check_programs(module, params)
-    except UpstreamError as exc:
-        module.fail_json(msg=str(exc))
-    nginx = Nginx(module, binary, params["nginx_conf"], params["reload_command"])
-    switch = UpstreamSwitch(
-        module, nginx, path,
-        reload=params["reload"], reload_timeout=params["reload_timeout"], drain_timeout=params["drain_timeout"],
-        backup=params["backup"], lock_timeout=params["lock_timeout"],
-    )
-    try:
+        nginx = Nginx(module, binary, params["nginx_conf"], params["reload_command"], params["nginx_prefix"])
+        switch = UpstreamSwitch(
+            module, nginx, path,
+            reload=params["reload"], reload_timeout=params["reload_timeout"], drain_timeout=params["drain_timeout"],
+            backup=params["backup"], lock_timeout=params["lock_timeout"], state_dir=params["state_dir"],
+            adopt=params["adopt"], name=params["name"],
+        )
         result = switch.run(spec)
-    except SwitchError as exc:
-        for warning in switch.warnings:
-            module.warn(warning)
-        module.fail_json(msg=str(exc), nginx_errors=exc.nginx_errors, path=path)
+    except SwitchyardError as exc:
+        extra = {"path": path} if path else {}
+        if switch is not None and "nginx_errors" not in (getattr(exc, "details", None) or {}):
+            extra["nginx_errors"] = []
+        fail_module(module, exc, warnings=switch.warnings if switch else (), **extra)
     for warning in switch.warnings:
         module.warn(warning)
     if not module._diff:

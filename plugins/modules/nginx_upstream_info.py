@@ -31,9 +31,12 @@ options:
     description: One managed file.
     type: path
   conf_dir:
-    description: Directory searched for managed C(*.conf) files (files without the metadata line are skipped).
+    description:
+      - Directory searched for managed files (files without the metadata line are skipped): C(*.conf) and, for
+        Debian's C(sites-enabled/*) layout, C(bluegreen_*) files.
+      - Default C(<directory of nginx_conf>/conf.d) when O(nginx_conf) is set, else C(/etc/nginx/conf.d), the same
+        default as M(switchyard.bluegreen.nginx_upstream) uses for its file.
     type: path
-    default: /etc/nginx/conf.d
   check_included:
     description:
       - Also run C(nginx -T) once and report per upstream whether nginx loads the file (C(included)).
@@ -47,7 +50,12 @@ options:
     type: str
     default: nginx
   nginx_conf:
-    description: nginx's main configuration file (C(-c)), used with O(check_included=true).
+    description:
+      - nginx's main configuration file (C(-c)), used with O(check_included=true).
+      - Also sets the default O(conf_dir), as in M(switchyard.bluegreen.nginx_upstream).
+    type: path
+  nginx_prefix:
+    description: nginx's prefix (C(-p)), used with O(check_included=true).
     type: path
 seealso:
   - module: switchyard.bluegreen.nginx_upstream
@@ -151,30 +159,28 @@ upstreams:
       returned: when O(check_included=true)
 """
 
-import glob  # noqa: E402
 import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import (  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.managed import read_managed  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import (  # noqa: E402
     Nginx,
     NginxError,
     included_files,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (  # noqa: E402
-    UpstreamError,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import (  # noqa: E402
+    FILE_PREFIX,
+    FORMAT,
+    default_conf_dir,
     default_path,
     describe,
     validate_name,
 )
-
-
-def _read(module, path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {path}: {exc}")
 
 
 def _mark_included(module, upstreams):
@@ -183,12 +189,28 @@ def _mark_included(module, upstreams):
     if not os.path.isabs(binary):
         binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/sbin"])
     try:
-        dump = Nginx(module, binary, module.params["nginx_conf"]).dump()
+        dump = Nginx(module, binary, module.params["nginx_conf"], prefix=module.params["nginx_prefix"]).dump()
     except NginxError as exc:
-        module.fail_json(msg="nginx -T failed: " + " | ".join(exc.lines), nginx_errors=exc.lines)
+        raise NginxError(f"{exc}: " + " | ".join(exc.lines), exc.lines) from None
     loaded = {os.path.realpath(name) for name in included_files(dump)}
     for info in upstreams.values():
         info["included"] = os.path.realpath(info["path"]) in loaded
+
+
+def _read(params):
+    conf_dir = params["conf_dir"] or default_conf_dir(params["nginx_conf"])
+    path = params["path"]
+    if params["name"]:
+        validate_name(params["name"], "name")
+        path = default_path(params["name"], conf_dir)
+    options = {"owner": FORMAT.owner, "kind": "upstream", "conf_dir": conf_dir}
+    if path:
+        return read_managed(describe, path=path, pattern="*.conf", **options)
+    upstreams = read_managed(describe, pattern="*.conf", **options)
+    # Debian's sites-enabled/* loads files without .conf too.
+    for name, info in read_managed(describe, pattern=f"{FILE_PREFIX}*", **options).items():
+        upstreams.setdefault(name, info)
+    return upstreams
 
 
 def main():
@@ -196,38 +218,21 @@ def main():
         argument_spec={
             "name": {"type": "str"},
             "path": {"type": "path"},
-            "conf_dir": {"type": "path", "default": "/etc/nginx/conf.d"},
+            "conf_dir": {"type": "path"},
             "check_included": {"type": "bool", "default": False},
             "nginx_binary": {"type": "str", "default": "nginx"},
             "nginx_conf": {"type": "path"},
+            "nginx_prefix": {"type": "path"},
         },
         mutually_exclusive=[("name", "path")],
         supports_check_mode=True,
     )
-    params = module.params
-    upstreams = {}
-    if params["path"] or params["name"]:
-        if params["name"]:
-            try:
-                validate_name(params["name"], "name")
-            except UpstreamError as exc:
-                module.fail_json(msg=str(exc))
-        path = params["path"] or default_path(params["name"], params["conf_dir"])
-        if not os.path.exists(path):
-            module.fail_json(msg=f"{path} does not exist: no managed upstream there")
-        info = describe(_read(module, path), path)
-        if info is None:
-            module.fail_json(msg=f"{path} is not managed by switchyard.bluegreen.nginx_upstream (no metadata line)")
-        upstreams[info["name"]] = info
-    else:
-        if not os.path.isdir(params["conf_dir"]):
-            module.fail_json(msg="conf_dir {} is not a directory".format(params["conf_dir"]))
-        for path in sorted(glob.glob(os.path.join(params["conf_dir"], "*.conf"))):
-            info = describe(_read(module, path), path)
-            if info is not None:
-                upstreams[info["name"]] = info
-    if params["check_included"]:
-        _mark_included(module, upstreams)
+    try:
+        upstreams = _read(module.params)
+        if module.params["check_included"]:
+            _mark_included(module, upstreams)
+    except SwitchyardError as exc:
+        fail_module(module, exc)
     module.exit_json(changed=False, upstreams=upstreams)
 
 

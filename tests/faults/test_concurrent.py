@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import split_file
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import split_file
 from tests.lib.backends import ColourBackend
 
 from .conftest import (

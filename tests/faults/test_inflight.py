@@ -15,7 +15,7 @@ import http.client
 import threading
 import time
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import process_alive
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.process import process_alive
 from tests.lib.nginx import LoopbackNginx
 from tests.lib.ports import LOOPBACK
 

@@ -20,7 +20,7 @@ import random
 import signal
 import time
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_upstream import (
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import (
     SETTINGS_KEYS,
     render_body,
     split_file,

@@ -19,10 +19,20 @@ import time
 
 import pytest
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import lock_path_for
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import DEFAULT_STATE_DIR
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base
 from tests.conftest import execute_module, execute_playbook
 from tests.lib.nginx import LoopbackNginx
 
 from .conftest import UPSTREAM, Lab, wait_for_workers
+
+
+def lock_of(path) -> str:
+    """The lock file of a managed file, in the (default) state directory."""
+    lock = lock_path_for(state_base(DEFAULT_STATE_DIR, str(path)))
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    return lock
 
 
 def digest(path) -> str | None:
@@ -101,7 +111,7 @@ def test_check_mode_predicts_and_touches_nothing(lab: Lab):
     before = digest(lab.path)
     workers = lab.nginx.worker_pids()
     # Another run holds the lock: check mode must not wait for it (it would time out after 0.3 s).
-    lock_fd = os.open(lab.path.parent / f".{lab.path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lock_fd = os.open(lock_of(lab.path), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock_fd, fcntl.LOCK_EX)
     try:
         result = lab.switch(check_mode=True, diff=True, active="green", preview=True, lock_timeout=0.3)
@@ -233,7 +243,7 @@ def test_concurrent_switches_serialise(lab: Lab):
 
 
 def test_a_held_lock_blocks_the_switch_until_released(lab: Lab):
-    lock_path = lab.path.parent / f".{lab.path.name}.lock"
+    lock_path = lock_of(lab.path)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     results = {}
@@ -270,7 +280,8 @@ def test_a_held_lock_blocks_the_switch_until_released(lab: Lab):
 def test_backup_copy_allows_a_one_command_manual_rollback(lab: Lab):
     original = lab.path.read_bytes()
     result = lab.switch(active="green", preview=True)
-    assert result["backup_file"] == str(lab.path) + ".previous"
+    assert result["backup_file"] == state_base(DEFAULT_STATE_DIR, str(lab.path)) + ".previous"
+    assert not os.path.exists(str(lab.path) + ".previous"), "no backup where nginx includes files"
     with open(result["backup_file"], "rb") as handle:
         assert handle.read() == original
     assert lab.live() == {"green": 20}

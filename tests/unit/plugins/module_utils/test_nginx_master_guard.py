@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_process
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import process as _nginx_process
 
 
 def write_cmdline(proc, pid, argv):

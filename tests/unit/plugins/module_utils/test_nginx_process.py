@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_process as proc
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import process as proc
 
 DUMP = """\
 nginx: the configuration file /etc/nginx/nginx.conf syntax is ok

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import spec as up
 
 POOLS = {"blue": ["10.0.0.11:8080", "10.0.0.12:8080"], "green": ["10.0.1.11:8080", "10.0.1.12:8080"]}
 

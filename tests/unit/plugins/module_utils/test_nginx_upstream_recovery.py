@@ -11,12 +11,17 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import files as _files
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import switching as _switching
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import Nginx, NginxError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import spec as up
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import switch as sw
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import (
+    Nginx,
+    NginxError,
+    check_programs,
+)
 
-from .test_nginx_upstream_switch import FakeNginx, SwitchModule, desired, read, run, write_initial
+from .test_nginx_upstream_switch import FakeNginx, SwitchModule, desired, read, run, state_dir, write_initial
 
 
 @pytest.fixture
@@ -25,8 +30,9 @@ def target(tmp_path):
 
 
 def pending_marker(target):
-    directory, name = os.path.split(target)
-    return os.path.join(directory, f".{name}.reload-pending")
+    marker = sw.state_base(state_dir(target), target) + ".reload-pending"
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    return marker
 
 
 class DyingNginx(FakeNginx):
@@ -54,7 +60,8 @@ def test_rerun_after_death_between_write_and_reload_reloads(target):
     assert os.path.exists(pending_marker(target))
 
     nginx = FakeNginx(target)
-    switch = up.UpstreamSwitch(SwitchModule(), nginx, target, reload_timeout=2, drain_timeout=0)
+    switch = sw.UpstreamSwitch(SwitchModule(), nginx, target, reload_timeout=2, drain_timeout=0,
+                               state_dir=state_dir(target))
     try:
         result = switch.run(spec)
     finally:
@@ -90,7 +97,7 @@ def test_reload_false_leaves_no_marker_and_ignores_one(target):
 
 def test_failed_test_removes_marker_it_created(target):
     before = write_initial(target)
-    with pytest.raises(up.SwitchError):
+    with pytest.raises(sw.SwitchError):
         run(target, FakeNginx(target, errors=["[emerg] bad"]), desired("green"))
     assert read(target) == before
     assert not os.path.exists(pending_marker(target))
@@ -105,13 +112,14 @@ def test_write_error_is_a_clear_switch_error(target, monkeypatch):
     # The managed file is written by the switch base class shared with haproxy_backend.
     monkeypatch.setattr(_switching, "write_atomic", disk_full)
     nginx = FakeNginx(target)
-    with pytest.raises(up.SwitchError) as caught:
+    with pytest.raises(sw.SwitchError) as caught:
         run(target, nginx, desired("green"))
     message = str(caught.value)
     assert f"cannot write {target}" in message and "errno 28" in message
     assert nginx.calls == []
     assert read(target) == before
-    assert sorted(os.listdir(os.path.dirname(target))) == [".bluegreen_shop.conf.lock", "bluegreen_shop.conf"]
+    # Only the managed file is next to it: the lock lives in the state directory.
+    assert sorted(os.listdir(os.path.dirname(target))) == ["bluegreen_shop.conf"]
 
 
 class RaisingModule:
@@ -137,17 +145,17 @@ class BinModule:
 def test_check_programs_names_the_option(tmp_path):
     params = {"nginx_binary": "/nonexistent/sbin/nginx", "reload": True, "reload_command": None}
     with pytest.raises(up.UpstreamError, match="nginx_binary"):
-        up.check_programs(BinModule(), params)
+        check_programs(BinModule(), params)
     # Check mode runs no program: no failure.
-    assert up.check_programs(BinModule(check_mode=True), params) == "/nonexistent/sbin/nginx"
+    assert check_programs(BinModule(check_mode=True), params) == "/nonexistent/sbin/nginx"
     binary = tmp_path / "nginx"
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
     params = {"nginx_binary": str(binary), "reload": True, "reload_command": ["no-such-reloader", "go"]}
     with pytest.raises(up.UpstreamError, match="reload_command"):
-        up.check_programs(BinModule(), params)
+        check_programs(BinModule(), params)
     params["reload"] = False
-    assert up.check_programs(BinModule(), params) == str(binary)
+    assert check_programs(BinModule(), params) == str(binary)
 
 
 def test_resolve_program_rejects_non_executable(tmp_path):

@@ -16,8 +16,9 @@ import sys
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _nginx_upstream as up
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx_process import NginxError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import spec as up
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import switch as sw
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import NginxError
 
 POOLS = {"blue": ["10.0.0.1:80"], "green": ["10.0.1.1:80"]}
 
@@ -55,7 +56,7 @@ class FakeNginx:
         self.calls.append("dump")
         self.seen_on_dump.append(read(self.path) if os.path.exists(self.path) else None)
         if self.errors:
-            raise NginxError("nginx -t failed", self.errors)
+            raise NginxError("nginx -T failed", self.errors)
         files = ["/etc/nginx/nginx.conf"] + ([self.path] if self.included else [])
         return "".join(f"# configuration file {name}:\n" for name in files)
 
@@ -91,9 +92,18 @@ def write_initial(target, active="blue"):
     return text
 
 
+def state_dir(target):
+    """The tests' state directory: a sibling of the managed file's directory, outside it."""
+    return os.path.dirname(target) + "-state"
+
+
+def backup_of(target):
+    return sw.state_base(state_dir(target), target) + ".previous"
+
+
 def run(target, nginx, spec, check_mode=False, **options):
-    switch = up.UpstreamSwitch(SwitchModule(check_mode), nginx, target,
-                               **dict({"reload_timeout": 2, "drain_timeout": 0}, **options))
+    options = dict({"reload_timeout": 2, "drain_timeout": 0, "state_dir": state_dir(target)}, **options)
+    switch = sw.UpstreamSwitch(SwitchModule(check_mode), nginx, target, **options)
     try:
         return switch.run(spec)
     finally:
@@ -109,8 +119,9 @@ def test_switch_writes_tests_reloads_and_keeps_backup(target):
     assert nginx.calls == ["dump", "reload"]
     # nginx -T saw the candidate, not the old file.
     assert "server 10.0.1.1:80;" in nginx.seen_on_dump[0]
-    assert result["backup_file"] == target + ".previous"
-    assert read(target + ".previous") == before
+    assert result["backup_file"] == backup_of(target)
+    assert read(backup_of(target)) == before
+    assert not os.path.exists(target + ".previous"), "no backup where nginx includes files"
     assert (os.stat(target).st_mode & 0o777) == 0o640, "mode of the managed file is kept"
     assert result["timings"]["validate_ms"] is not None
     assert result["timings"]["reload_ms"] is not None
@@ -125,7 +136,7 @@ def test_same_state_touches_nothing(target):
     assert nginx.calls == []
     assert read(target) == before
     assert os.stat(target).st_mtime_ns == mtime
-    assert not os.path.exists(target + ".previous")
+    assert not os.path.exists(backup_of(target))
 
 
 def test_check_mode_predicts_and_touches_nothing(target):
@@ -137,6 +148,7 @@ def test_check_mode_predicts_and_touches_nothing(target):
     assert read(target) == before
     assert "server 10.0.1.1:80;" in result["diff"]["after"]
     assert not os.path.exists(os.path.join(os.path.dirname(target), ".bluegreen_shop.conf.lock"))
+    assert not os.path.exists(state_dir(target))
 
 
 @pytest.mark.parametrize(("nginx_kwargs", "message"), [
@@ -148,11 +160,11 @@ def test_check_mode_predicts_and_touches_nothing(target):
 def test_failures_restore_the_file_exactly(target, nginx_kwargs, message):
     before = write_initial(target)
     nginx = FakeNginx(target, **nginx_kwargs)
-    with pytest.raises(up.SwitchError, match=message) as failure:
+    with pytest.raises(sw.SwitchError, match=message) as failure:
         run(target, nginx, desired("green"), reload_timeout=0.2)
     assert read(target) == before
     assert (os.stat(target).st_mode & 0o777) == 0o640
-    assert not os.path.exists(target + ".previous")
+    assert not os.path.exists(backup_of(target))
     assert "restored" in str(failure.value)
     if "errors" in nginx_kwargs:
         assert failure.value.nginx_errors == nginx_kwargs["errors"]
@@ -163,7 +175,7 @@ def test_failures_restore_the_file_exactly(target, nginx_kwargs, message):
 
 def test_first_write_that_fails_leaves_no_file(target):
     nginx = FakeNginx(target, included=False)
-    with pytest.raises(up.SwitchError, match="is not included"):
+    with pytest.raises(sw.SwitchError, match="is not included"):
         run(target, nginx, desired("green"))
     assert not os.path.exists(target)
 
@@ -171,7 +183,7 @@ def test_first_write_that_fails_leaves_no_file(target):
 def test_unmanaged_file_is_never_overwritten(target):
     with open(target, "w") as handle:
         handle.write("upstream shop { server 1.1.1.1:80; }\n")
-    with pytest.raises(up.SwitchError, match="refusing to overwrite"):
+    with pytest.raises(sw.SwitchError, match="refusing to overwrite"):
         run(target, FakeNginx(target), desired("green"))
     assert read(target) == "upstream shop { server 1.1.1.1:80; }\n"
 
@@ -179,14 +191,14 @@ def test_unmanaged_file_is_never_overwritten(target):
 def test_absent_removes_and_restores_when_nginx_needs_the_file(target):
     before = write_initial(target)
     nginx = FakeNginx(target, errors=["nginx: [emerg] host not found in upstream \"shop\""])
-    with pytest.raises(up.SwitchError, match="host not found"):
+    with pytest.raises(sw.SwitchError, match="host not found"):
         run(target, nginx, None)
     assert read(target) == before
     nginx = FakeNginx(target)
     result = run(target, nginx, None)
     assert result["changed"] and not os.path.exists(target)
     assert result["previous_active"] == "blue"
-    assert result["backup_file"] == target + ".previous"
+    assert result["backup_file"] == backup_of(target)
     result = run(target, FakeNginx(target), None)
     assert not result["changed"]
 

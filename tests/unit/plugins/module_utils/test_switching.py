@@ -11,11 +11,11 @@ import os
 
 import pytest
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import spec as up
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import files as _files
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import switching as _switching
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import FileSnapshot
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy import render as hx
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx import spec as up
 
 
 def body(spec):

@@ -2,7 +2,7 @@
 # Copyright: Switchyard maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Talk to one nginx instance: test/dump its configuration, find its master, reload, drain.
+"""The nginx program: test/dump its configuration, find its master, reload, drain.
 
 Commands are argument lists through ``module.run_command`` (no shell). Worker
 generations are read from /proc: the workers are the master's children; a reload is
@@ -16,22 +16,32 @@ import os
 import re
 import time
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import ExternalError
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.process import (
     process_alive,
     read_children,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
+    check_programs as _check_programs,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.config import (
+    Config,
+    included_files,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import UpstreamError
 
-CONFIG_FILE_RE = re.compile(r"^# configuration file (.+):$", re.M)
-PID_RE = re.compile(r"^\s*pid\s+([^;\s]+)\s*;", re.M)
 LOG_LINE_RE = re.compile(r"\[(emerg|alert|crit|error)\]")
 
+__all__ = ["Nginx", "NginxError", "check_programs", "compiled_option", "error_lines", "included_files",
+           "pid_path_from_dump", "process_alive", "read_children", "wait_for_drain", "wait_for_new_workers"]
 
-class NginxError(Exception):
-    """An nginx step failed; ``lines`` holds nginx's own error lines."""
+
+class NginxError(ExternalError):
+    """An nginx step failed; ``lines`` holds nginx's own error lines (also the ``nginx_errors`` detail)."""
 
     def __init__(self, message, lines=None):
-        super().__init__(message)
-        self.lines = lines or []
+        super().__init__(message, nginx_errors=list(lines or []))
+        self.lines = list(lines or [])
 
 
 def error_lines(output):
@@ -54,23 +64,13 @@ def _is_nginx(pid, proc="/proc"):
         return False
 
 
-def included_files(dump):
-    """Files listed by ``nginx -T`` (the main file first)."""
-    return CONFIG_FILE_RE.findall(dump)
-
-
 def pid_path_from_dump(dump):
-    """The last top-level ``pid`` directive in ``nginx -T`` output (None: compiled default)."""
-    found = None
-    depth = 0
-    for line in dump.splitlines():
-        stripped = line.split("#", 1)[0]
-        if depth == 0:
-            match = PID_RE.match(stripped)
-            if match:
-                found = match.group(1)
-        depth += stripped.count("{") - stripped.count("}")
-    return found
+    """The last ``pid`` of the main context in ``nginx -T`` output (None: compiled default).
+
+    Read with the tokenizer of config.py: a ``#`` inside a quoted string or a regex location
+    does not hide the rest of a line, and a ``pid`` inside a block does not count.
+    """
+    return Config(dump).pid_path()
 
 
 def compiled_option(version_output, option):
@@ -78,14 +78,24 @@ def compiled_option(version_output, option):
     return match.group(1) if match else None
 
 
-class Nginx:
-    """One nginx instance: ``binary`` plus, optionally, ``-c conf``."""
+def check_programs(module, params):
+    """The nginx binary to run; UpstreamError naming the option when a program cannot run.
 
-    def __init__(self, module, binary, conf=None, reload_command=None):
+    Checked before anything is written (check mode runs no program, so it only resolves).
+    """
+    reload_command = params["reload_command"] if params["reload"] else None
+    return _check_programs(module, params["nginx_binary"], "nginx_binary", reload_command, UpstreamError)
+
+
+class Nginx:
+    """One nginx instance: ``binary`` plus, optionally, ``-p prefix`` and ``-c conf``."""
+
+    def __init__(self, module, binary, conf=None, reload_command=None, prefix=None):
         self.module = module
         self.binary = binary
         self.conf = conf
-        self.base = [binary] + (["-c", conf] if conf else [])
+        self.prefix = prefix
+        self.base = [binary] + (["-p", prefix] if prefix else []) + (["-c", conf] if conf else [])
         self.reload_command = list(reload_command) if reload_command else [*self.base, "-s", "reload"]
 
     def _run(self, args):
@@ -100,8 +110,12 @@ class Nginx:
         """``nginx -T``: test the configuration and return its full text; NginxError on failure."""
         rc, out, err = self._run([*self.base, "-T"])
         if rc != 0:
-            raise NginxError("nginx -t failed", error_lines(err + "\n" + out))
+            raise NginxError("nginx -T failed", error_lines(err + "\n" + out))
         return out
+
+    def config(self, dump=None):
+        """The parsed configuration of ``dump`` (default: a fresh ``nginx -T``)."""
+        return Config(self.dump() if dump is None else dump, self.prefix)
 
     def test(self):
         rc, out, err = self._run([*self.base, "-t"])
@@ -114,8 +128,11 @@ class Nginx:
             _rc, out, err = self._run([self.binary, "-V"])
             path = compiled_option(err + out, "pid-path") or "logs/nginx.pid"
         if not os.path.isabs(path):
-            _rc, out, err = self._run([self.binary, "-V"])
-            prefix = compiled_option(err + out, "prefix") or "/usr/local/nginx"
+            # nginx resolves a relative path against -p when it was given, else its compiled-in prefix.
+            prefix = self.prefix
+            if not prefix:
+                _rc, out, err = self._run([self.binary, "-V"])
+                prefix = compiled_option(err + out, "prefix") or "/usr/local/nginx"
             path = os.path.join(prefix, path)
         return path
 
