@@ -131,6 +131,16 @@ def test_metadata_round_trip_and_same_state():
     assert hrender.describe("backend shop\n", "/x.cfg") is None
 
 
+def test_described_servers_carry_color_beside_the_deprecated_colour():
+    desired = spec(active="green")
+    text = hrender.FORMAT.render(desired, hrender.FORMAT.next_metadata(desired, None, "t1"))
+    servers = hrender.describe(text, "/x.cfg")["servers"]
+    assert {name: (entry["color"], entry["colour"]) for name, entry in servers.items()} == {
+        "blue-1": ("blue", "blue"), "green-1": ("green", "green")}
+    # The switch's own view keeps one key: the result key is added for callers only.
+    assert "color" not in hrender.server_states(desired)["blue-1"]
+
+
 # --- runtime parsing, drift, commands -------------------------------------------------------------
 
 
