@@ -18,6 +18,8 @@ and meaning in every router are here; a router's own options (its ``weights`` ra
   alias (the ``colour`` -> ``color`` spellings).
 - ``check_seconds`` / ``check_reload_command``: the number and list checks the argument
   spec cannot express, as ``InputError`` naming the option and the fix.
+- ``server_option_items`` / ``server_option_duration`` / ``server_option_int``: the checks of a
+  router's ``server_options`` (which keys, durations, whole numbers); each router lists its keys.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import is_int
 
 COLLECTION_NAME = "switchyard.bluegreen"
 # The release that drops the deprecated option names.
@@ -81,3 +84,36 @@ def check_reload_command(params, example):
     """An explicit reload_command must name a program; ``example`` is the router's usual one."""
     if params["reload_command"] is not None and not params["reload_command"]:
         raise InputError(f"reload_command must not be empty: give an argument list like {example}")
+
+
+def server_option_items(options, known, hints):
+    """(key, value) of every server option given a value, in order.
+
+    ``known`` are the router's keys; ``hints`` maps a key the module manages itself to what
+    to use instead. Either kind of wrong key is an InputError naming it.
+    """
+    for key, given in (options or {}).items():
+        if key in hints:
+            raise InputError(f"server_options.{key} is not allowed: {hints[key]}")
+        if key not in known:
+            raise InputError(
+                "server_options.{} is not a known server parameter; use {}".format(key, ", ".join(known))
+            )
+        if given is not None:
+            yield key, given
+
+
+def server_option_duration(key, given, pattern, hint):
+    """A duration as text (a bare integer too) that ``pattern`` accepts; ``hint`` says what to write."""
+    text = str(given) if is_int(given) else given
+    if not isinstance(text, str) or not pattern.match(text):
+        raise InputError(f"server_options.{key}={given!r}: {hint}")
+    return text
+
+
+def server_option_int(key, given, minimum):
+    """A whole number >= ``minimum`` (digits in a string too)."""
+    value = int(given) if isinstance(given, str) and given.isdigit() else given
+    if not is_int(value) or value < minimum:
+        raise InputError(f"server_options.{key}={given!r}: use an integer >= {minimum}")
+    return value

@@ -11,7 +11,8 @@
 - ``lcm``: spreading a colour's weight over pools of different sizes.
 - ``ManagedFormat``: the managed file both modules write (header, one JSON metadata line,
   body) and the metadata that records which traffic is live and since when.
-- ``traffic_summary``: the active/weights/previous_*/switched_at part of a result.
+- ``traffic_summary``: the active/weights/previous_*/switched_at part of a result;
+  ``HISTORY_KEYS``: the metadata keys an ``_info`` module reports as they are.
 - ``write_error``: the message for a file the filesystem refused to write.
 - ``ManagedFileSwitch``: what both switch classes do around their program: options, the
   snapshot of the managed file, its lock, the write, the backup and the timings.
@@ -36,6 +37,9 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files
     resolve_program,
     write_atomic,
 )
+
+# Metadata keys that record a managed file's history; every _info module reports them as they are.
+HISTORY_KEYS = ("previous_active", "previous_weights", "switched_at", "updated_at", "module_version")
 
 
 def now_iso():

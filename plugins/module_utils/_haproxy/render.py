@@ -12,7 +12,11 @@ header and metadata line are the shared ``ManagedFormat``.
 
 from __future__ import annotations
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import ManagedFormat, lcm
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
+    HISTORY_KEYS,
+    ManagedFormat,
+    lcm,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec import (
     SERVER_OPTION_KEYS,
     WEIGHT_MAX,
@@ -107,26 +111,11 @@ def describe(text, path):
         return None
     spec = spec_from_metadata(metadata)
     consistent = spec is not None and render_body(spec) == body
-    return {
-        "name": metadata.get("name"),
-        "path": path,
-        "active": metadata.get("active"),
-        "weights": metadata.get("weights"),
-        "pools": metadata.get("pools"),
-        "old_state": metadata.get("old_state"),
-        "balance": metadata.get("balance"),
-        "health_check_path": metadata.get("health_check_path"),
-        "server_options": metadata.get("server_options"),
-        "state_file": metadata.get("state_file"),
-        "previous_active": metadata.get("previous_active"),
-        "previous_weights": metadata.get("previous_weights"),
-        "switched_at": metadata.get("switched_at"),
-        "updated_at": metadata.get("updated_at"),
-        "module_version": metadata.get("module_version"),
-        "consistent": consistent,
-        "servers": _servers_view(spec) if spec is not None else None,
-    }
-
+    info = {"name": metadata.get("name"), "path": path}
+    info.update((key, metadata.get(key)) for key in SETTINGS_KEYS + HISTORY_KEYS if key != "name")
+    info["consistent"] = consistent
+    info["servers"] = _servers_view(spec) if spec is not None else None
+    return info
 
 
 def _servers_view(spec):

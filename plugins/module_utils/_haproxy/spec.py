@@ -19,10 +19,12 @@ import re
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.argspec import (
     check_reload_command,
     check_seconds,
+    server_option_duration,
+    server_option_int,
+    server_option_items,
     switching_argument_spec,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import is_int
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import validate_name as _validate_name
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (
     validate_pools as _validate_pools,
@@ -136,29 +138,17 @@ def validate_name(value, option):
 
 def validate_server_options(options):
     clean = {}
-    for key, given in (options or {}).items():
-        if key in SERVER_OPTION_HINTS:
-            raise HaproxyError(f"server_options.{key} is not allowed: {SERVER_OPTION_HINTS[key]}")
-        if key not in SERVER_OPTION_KEYS:
-            raise HaproxyError(
-                "server_options.{} is not a known server parameter; use {}".format(key, ", ".join(SERVER_OPTION_KEYS))
-            )
-        if given is None:
-            continue
-        if key == "check":
-            if not isinstance(given, bool):
-                raise HaproxyError(f"server_options.check={given!r}: use true or false")
-            clean[key] = given
-        elif key in DURATION_OPTIONS:
-            text = str(given) if is_int(given) else given
-            if not isinstance(text, str) or not DURATION_RE.match(text):
-                raise HaproxyError(f"server_options.{key}={given!r}: use an HAProxy duration such as 2s or 500ms")
-            clean[key] = text
-        else:
-            value = int(given) if isinstance(given, str) and given.isdigit() else given
-            if not is_int(value) or value < (0 if key == "maxconn" else 1):
-                raise HaproxyError(f"server_options.{key}={given!r}: use an integer >= {0 if key == 'maxconn' else 1}")
-            clean[key] = value
+    with _as_haproxy_error():
+        for key, given in server_option_items(options, SERVER_OPTION_KEYS, SERVER_OPTION_HINTS):
+            if key == "check":
+                if not isinstance(given, bool):
+                    raise HaproxyError(f"server_options.check={given!r}: use true or false")
+                clean[key] = given
+            elif key in DURATION_OPTIONS:
+                clean[key] = server_option_duration(key, given, DURATION_RE,
+                                                    "use an HAProxy duration such as 2s or 500ms")
+            else:
+                clean[key] = server_option_int(key, given, 0 if key == "maxconn" else 1)
     return clean
 
 
