@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+# The bench modules, and the repository for tests/lib (the servers and module runner it shares with the tests).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analyse
@@ -159,7 +161,7 @@ def switch_under_load(method, router, count, log):
     failures = 0
     for index in range(count):
         target = other(colour)
-        watch = WorkerWatch(router.workers()) if router is not None else None
+        watch = WorkerWatch(router.worker_pids()) if router is not None else None
         t_start = time.monotonic()
         if watch:
             watch.start()
@@ -186,7 +188,7 @@ def switch_under_load(method, router, count, log):
 
 def settle(lb):
     """Reload so the freshly set up files are live, and wait for the previous workers to exit."""
-    old = lb.workers()
+    old = lb.worker_pids()
     result = lb.reload()
     if result.returncode != 0:
         raise RuntimeError(f"nginx reload failed: {result.stderr}")

@@ -28,11 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "build" / "collections"))
-
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import RuntimeApi  # noqa: E402
-from tests.integration.haproxy.conftest import Lab, LoopbackHaproxy  # noqa: E402
 from tests.lib.backends import ColourBackend  # noqa: E402
+from tests.lib.haproxy import HaproxyLab, LoopbackHaproxy  # noqa: E402
 from tests.lib.ports import LOOPBACK  # noqa: E402
 
 STEPS = ("validate_ms", "switch_ms", "drain_ms", "total_ms")

@@ -19,11 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD = Path(os.environ.get("SWITCHYARD_BUILD", REPO / "build"))
-COLLECTIONS = BUILD / "collections"
-VENV_BIN = Path(sys.executable).parent
-MODULES = "ansible_collections.switchyard.bluegreen.plugins.modules"
+from tests.lib import modules
+from tests.lib.modules import REPO, VENV_BIN, module_command, module_input
+
 PEERS = Path(__file__).resolve().parent / "peers"
 
 # The same user mistake for every approach: a typo in a variable name in the hash key.
@@ -31,28 +29,23 @@ PEERS = Path(__file__).resolve().parent / "peers"
 # itself rejects it ("unknown variable"), which is exactly the failure a switch must survive.
 BROKEN_HASH_KEY = "$remote_adr"
 UPSTREAM_KEEPALIVE = 16
+# Set for every Ansible process of the benchmark, whatever the caller's environment says.
+BENCH_ANSIBLE_ENV = {
+    "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "False",
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False", "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_STDOUT_CALLBACK": "default",
+}
 
 
 def ansible_env(extra=None):
-    env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(COLLECTIONS), env.get("PYTHONPATH", "")) if p)
-    env.update({
-        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False", "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_STDOUT_CALLBACK": "default",
-    })
-    env.update(extra or {})
-    return env
+    return modules.ansible_env({**BENCH_ANSIBLE_ENV, **(extra or {})})
 
 
 def run_module(name, args, timeout=120):
     """Run one module the way Ansible's executor does: a new interpreter, arguments as JSON on stdin."""
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=False, _ansible_diff=False)}
     proc = subprocess.run(
-        [sys.executable, "-c",
-         f"import runpy; runpy.run_module('{MODULES}.{name}', run_name='__main__', alter_sys=True)"],
-        input=json.dumps(payload), capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False,
+        module_command(name), input=module_input(args), capture_output=True, text=True, env=ansible_env(),
+        timeout=timeout, check=False,
     )
     try:
         result = json.loads(proc.stdout)
@@ -82,7 +75,7 @@ def upstream_block(servers, hash_key=None):
 
 def leftovers(lb, paths):
     """What a failed switch left behind: the files, whether nginx -t passes, and the colour served."""
-    test = lb.test()
+    test = lb.test_config()
     found = {}
     for name in paths:
         path = Path(name)
@@ -195,7 +188,7 @@ class SymlinkSwap:
 
     def _swap(self, name):
         start = time.monotonic()
-        steps = [["ln", "-sfn", str(self.variants / name), str(self.link)], self.lb.cmd("-s", "reload")]
+        steps = [["ln", "-sfn", str(self.variants / name), str(self.link)], self.lb.command("-s", "reload")]
         for step in steps:
             proc = subprocess.run(step, capture_output=True, text=True, check=False)
             if proc.returncode != 0:

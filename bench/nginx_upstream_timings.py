@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import execute_module  # noqa: E402
-from tests.lib.backends import ColourBackend  # noqa: E402
+from tests.lib.backends import ColourBackend, pools_of  # noqa: E402
+from tests.lib.modules import execute_module  # noqa: E402
 from tests.lib.nginx import LoopbackNginx  # noqa: E402
 
 STEPS = ("validate_ms", "reload_ms", "drain_ms", "total_ms")
@@ -43,7 +43,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nginx-bench-") as folder:
         nginx = LoopbackNginx(Path(folder))
         nginx.add_proxy_site("shop")
-        base = {"name": "shop", "pools": {c: [b.address] for c, b in backends.items()},
+        base = {"name": "shop", "pools": pools_of(backends),
                 "path": str(nginx.conf_d / "bluegreen_shop.conf"), "keepalive": options.keepalive,
                 "drain_timeout": 10, **nginx.module_args()}
         first = execute_module("nginx_upstream", dict(base, active="blue", reload=False))

@@ -36,22 +36,33 @@ def _member(name: str, data: bytes, mode: int) -> tuple[tarfile.TarInfo, io.Byte
     return info, io.BytesIO(data)
 
 
-def package(version: str, out: Path) -> tuple[Path, str]:
-    if not VERSION_RE.match(version):
-        raise SystemExit(f"--version {version!r}: use letters, digits and . + _ - (at most 64)")
-    out.mkdir(parents=True, exist_ok=True)
-    archive = out / f"demo-app-{version}.tar.gz"
+def release_archive(app_source: bytes, version: str) -> bytes:
+    """The release tarball (gzip) of app.py and a VERSION file saying version, byte for byte reproducible.
+
+    molecule/shared/faulty_release.py builds its faulty releases with it too."""
     raw = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        tar.addfile(*_member("app.py", (HERE / "app.py").read_bytes(), 0o755))
+        tar.addfile(*_member("app.py", app_source, 0o755))
         tar.addfile(*_member("VERSION", f"{version}\n".encode(), 0o644))
-    data = raw.getvalue()
+    return raw.getvalue()
+
+
+def write_release(out: Path, version: str, data: bytes) -> tuple[Path, str]:
+    """Write <out>/demo-app-<version>.tar.gz (only when its bytes differ) and its .sha256; (path, checksum)."""
+    out.mkdir(parents=True, exist_ok=True)
+    archive = out / f"demo-app-{version}.tar.gz"
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     if not archive.exists() or archive.read_bytes() != data:
         archive.write_bytes(data)
     Path(f"{archive}.sha256").write_text(checksum + "\n", encoding="utf-8")
     return archive, checksum
+
+
+def package(version: str, out: Path) -> tuple[Path, str]:
+    if not VERSION_RE.match(version):
+        raise SystemExit(f"--version {version!r}: use letters, digits and . + _ - (at most 64)")
+    return write_release(out, version, release_archive((HERE / "app.py").read_bytes(), version))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,14 +19,12 @@ real demo/app/app.py with one change:
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import io
 import sys
-import tarfile
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "demo" / "app" / "app.py"
+sys.path.insert(0, str(APP.parent))
+from package import release_archive, write_release  # noqa: E402 - demo/app/package.py, the one release layout
 
 # Inserted in front of the request handler; the handler's status line goes through it.
 FAULT_CODE = '''
@@ -62,16 +60,6 @@ def build_app(mode: str, after: int) -> bytes:
     return source.encode()
 
 
-def member(name: str, data: bytes, mode: int) -> tuple[tarfile.TarInfo, io.BytesIO]:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = mode
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info, io.BytesIO(data)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--version", required=True, help="version the deploy asks for (names the archive)")
@@ -85,17 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     after = int(value) if mode == "fail-after" else 0
     reported = value if mode == "report-version" else args.version
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    archive = args.out / f"demo-app-{args.version}.tar.gz"
-    raw = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        tar.addfile(*member("app.py", build_app(mode, after), 0o755))
-        tar.addfile(*member("VERSION", f"{reported}\n".encode(), 0o644))
-    data = raw.getvalue()
-    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
-    archive.write_bytes(data)
-    Path(f"{archive}.sha256").write_text(checksum + "\n", encoding="utf-8")
+    archive, checksum = write_release(args.out, args.version, release_archive(build_app(mode, after), reported))
     print(f"{archive} {checksum}")
     return 0
 

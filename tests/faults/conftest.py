@@ -19,16 +19,16 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILD, MODULE_PACKAGE, REPO, ansible_env
-from tests.lib.backends import ColourBackend
-from tests.lib.nginx import LoopbackNginx
+from tests.conftest import BUILD, REPO, ansible_env
+from tests.lib.backends import ColourBackend, blue_green, pools_of
+from tests.lib.modules import module_command, module_input
+from tests.lib.nginx import LoopbackNginx, wait_for_workers  # noqa: F401 - the suites import it from here
 from tests.lib.ports import LOOPBACK
 
 FULL = os.environ.get("SWITCHYARD_FAULT_FULL", "") not in ("", "0", "false", "no")
@@ -124,16 +124,8 @@ def fault_log(request):
 # --------------------------------------------------------------------------- modules as processes
 
 
-def module_command(name: str) -> list[str]:
-    return [sys.executable, "-c",
-            f"import runpy; runpy.run_module('{MODULE_PACKAGE}.{name}', run_name='__main__', alter_sys=True)"]
-
-
 def module_payload(args: dict, check_mode: bool = False) -> bytes:
-    payload = dict(args)
-    payload["_ansible_check_mode"] = check_mode
-    payload["_ansible_diff"] = False
-    return json.dumps({"ANSIBLE_MODULE_ARGS": payload}).encode()
+    return module_input(args, check_mode=check_mode).encode()
 
 
 def start_module(name: str, env: dict | None = None) -> subprocess.Popen:
@@ -183,14 +175,6 @@ def run_module_process(name: str, args: dict, check_mode: bool = False, timeout:
 # --------------------------------------------------------------------------- nginx lab
 
 
-def wait_for_workers(nginx: LoopbackNginx, count: int = 2, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(nginx.worker_pids()) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nginx has {len(nginx.worker_pids())} workers after {timeout}s, expected {count}")
-        time.sleep(0.01)
-
-
 def wait_for_single_generation(nginx: LoopbackNginx, count: int = 2, timeout: float = 15.0) -> set[int]:
     """Wait until only one worker generation is left (old workers gone after a reload)."""
     return nginx.wait_for_single_generation(count, timeout)
@@ -207,7 +191,7 @@ class Lab:
     def args(self, **overrides) -> dict:
         args = {"name": UPSTREAM, "path": str(self.path), "drain_timeout": 5, "reload_timeout": 5,
                 "lock_timeout": 60,
-                "pools": {colour: [backend.address] for colour, backend in self.backends.items()}}
+                "pools": pools_of(self.backends)}
         args.update(self.nginx.module_args())
         args.update(overrides)
         return {key: value for key, value in args.items() if value is not None}
@@ -230,11 +214,8 @@ class Lab:
 
 @pytest.fixture
 def backends():
-    blue = ColourBackend("blue", "1.0.0").start()
-    green = ColourBackend("green", "2.0.0").start()
-    yield blue, green
-    blue.stop()
-    green.stop()
+    with blue_green() as pair:
+        yield pair["blue"], pair["green"]
 
 
 def make_lab(prefix: Path, blue: ColourBackend, green: ColourBackend) -> Lab:
@@ -245,7 +226,7 @@ def make_lab(prefix: Path, blue: ColourBackend, green: ColourBackend) -> Lab:
     first = lab.switch(active="blue", reload=False)
     assert not first.get("failed"), first
     nginx.start()
-    wait_for_workers(nginx)
+    nginx.wait_for_workers()
     return lab
 
 

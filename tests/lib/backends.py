@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -97,3 +98,20 @@ class ColourBackend:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def blue_green(blue_version: str = "1.0.0", green_version: str = "2.0.0"):
+    """Blue and green backends, started; yields {"blue": ..., "green": ...} and stops both after."""
+    pair = {"blue": ColourBackend("blue", blue_version).start()}
+    try:
+        pair["green"] = ColourBackend("green", green_version).start()
+        yield pair
+    finally:
+        for backend in pair.values():
+            backend.stop()
+
+
+def pools_of(backends: dict) -> dict:
+    """The `pools` option for colour -> ColourBackend: one server per colour."""
+    return {colour: [backend.address] for colour, backend in backends.items()}

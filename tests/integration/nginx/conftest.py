@@ -6,38 +6,19 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.conftest import execute_module
-from tests.lib.backends import ColourBackend
-from tests.lib.nginx import NGINX, LoopbackNginx
+from tests.lib.backends import blue_green, pools_of
+from tests.lib.nginx import NGINX, LoopbackNginx, wait_for_workers
 
 UPSTREAM = "shop"
 
 
 @pytest.fixture
 def backends():
-    blue = ColourBackend("blue", "1.0.0").start()
-    green = ColourBackend("green", "2.0.0").start()
-    yield {"blue": blue, "green": green}
-    blue.stop()
-    green.stop()
-
-
-def pools_of(backends) -> dict:
-    return {colour: [backend.address] for colour, backend in backends.items()}
-
-
-def wait_for_workers(nginx: LoopbackNginx, count: int = 2, timeout: float = 10.0) -> None:
-    """The start command returns before the master has forked its workers: wait for all of them,
-    so that "same worker pids" comparisons in tests mean "no reload happened"."""
-    deadline = time.monotonic() + timeout
-    while len(nginx.worker_pids()) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nginx has {len(nginx.worker_pids())} workers after {timeout}s, expected {count}")
-        time.sleep(0.01)
+    with blue_green() as pair:
+        yield pair
 
 
 class Lab:
@@ -75,7 +56,7 @@ def lab(tmp_path, backends):
     first = lab.switch(active="blue", preview=True, reload=False)
     assert not first.failed, first
     nginx.start()
-    wait_for_workers(nginx)
+    nginx.wait_for_workers()
     yield lab
     nginx.stop()
 
