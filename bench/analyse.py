@@ -149,3 +149,20 @@ def representative(per_switch):
         return None
     ordered = sorted(done, key=lambda s: (s["window_s"], s["i"]))
     return ordered[(len(ordered) - 1) // 2]
+
+
+# --------------------------------------------------------------------------- the *_timings.py scripts
+
+
+def add_switch_timings(samples, result, steps, wall_ms):
+    """Append one switch's module-reported `timings` (for `steps`) and its process wall time to samples."""
+    for step in steps:
+        samples[step].append(result["timings"][step])
+    samples["process_wall_ms"].append(round(wall_ms))
+
+
+def print_step_table(samples):
+    """median/min/max in ms of each step, as nginx_upstream_timings.py and haproxy_backend_timings.py print them."""
+    print(f"{'step':<16}{'median':>8}{'min':>8}{'max':>8}  (ms)")
+    for step, values in samples.items():
+        print(f"{step:<16}{statistics.median(values):>8.0f}{min(values):>8}{max(values):>8}")

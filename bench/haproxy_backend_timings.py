@@ -28,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from analyse import add_switch_timings, print_step_table  # noqa: E402 - bench/, this script's folder
+
 from tests.lib.backends import ColourBackend  # noqa: E402
 from tests.lib.haproxy import HaproxyLab, LoopbackHaproxy  # noqa: E402
 from tests.lib.ports import LOOPBACK  # noqa: E402
@@ -108,9 +110,7 @@ def main() -> int:
                     print(f"run {index}: traffic {counts} after switching to {colour}", file=sys.stderr)
                     return 1
                 undrained += not result["drained"]
-                for step in STEPS:
-                    samples[step].append(result["timings"][step])
-                samples["process_wall_ms"].append(round(wall))
+                add_switch_timings(samples, result, STEPS, wall)
             stop.set()
             for thread in threads:
                 thread.join(10)
@@ -122,9 +122,7 @@ def main() -> int:
                 backend.stop()
 
     print(f"haproxy_backend: {runs} switches (runtime API, no reload), not drained in time: {undrained}")
-    print(f"{'step':<16}{'median':>8}{'min':>8}{'max':>8}  (ms)")
-    for step, values in samples.items():
-        print(f"{step:<16}{statistics.median(values):>8.0f}{min(values):>8}{max(values):>8}")
+    print_step_table(samples)
     print(f"{'raw_api_ms':<16}{statistics.median(raw):>8.2f}{min(raw):>8.2f}{max(raw):>8.2f}"
           "  (ready + drain over the socket, no module)")
     if clients:

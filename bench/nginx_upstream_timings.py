@@ -16,7 +16,6 @@ answers, so a number is only counted for a switch that really happened.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from analyse import add_switch_timings, print_step_table  # noqa: E402 - bench/, this script's folder
 
 from tests.lib.backends import ColourBackend, pools_of  # noqa: E402
 from tests.lib.modules import execute_module  # noqa: E402
@@ -67,18 +68,14 @@ def main() -> int:
                     print(f"run {index}: traffic {counts} after switching to {colour}", file=sys.stderr)
                     return 1
                 undrained += not result["drained"]
-                for step in STEPS:
-                    samples[step].append(result["timings"][step])
-                samples["process_wall_ms"].append(round(wall))
+                add_switch_timings(samples, result, STEPS, wall)
         finally:
             nginx.stop()
             for backend in backends.values():
                 backend.stop()
 
     print(f"nginx_upstream: {runs} switches, keepalive={options.keepalive}, not drained in time: {undrained}")
-    print(f"{'step':<16}{'median':>8}{'min':>8}{'max':>8}  (ms)")
-    for step, values in samples.items():
-        print(f"{step:<16}{statistics.median(values):>8.0f}{min(values):>8}{max(values):>8}")
+    print_step_table(samples)
     return 0
 
 

@@ -90,6 +90,18 @@ def ask_admin_socket(host, socket: str, command: str) -> str:
     return host.check_output(ASK_SOCKET.format(socket=socket, command=command))
 
 
+def colour_record(host, colour: str, app: str = "demo") -> dict:
+    """The record the environment role keeps for colour on host (/var/lib/<app>/bluegreen/<colour>.json)."""
+    return json.loads(host.file(f"/var/lib/{app}/bluegreen/{colour}.json").content_string)
+
+
+def assert_colour_service_up(host, colour: str, app: str = "demo") -> None:
+    """The colour's systemd unit <app>@<colour> runs and starts at boot."""
+    service = host.service(f"{app}@{colour}")
+    assert service.is_running
+    assert service.is_enabled
+
+
 def upstream_state(host, path: str = UPSTREAM_FILE) -> tuple[str, dict]:
     """(sha256, metadata) of the managed upstream file on host."""
     sha = host.check_output(f"sha256sum {path}").split()[0]

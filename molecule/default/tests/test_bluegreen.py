@@ -9,7 +9,6 @@ $MOLECULE_EPHEMERAL_DIRECTORY/expected_live says blue, and the roles swap.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -18,7 +17,15 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from molecule_checks import UPSTREAM_FILE, expected_live, fetch, idle_of, managed_metadata
+from molecule_checks import (
+    UPSTREAM_FILE,
+    assert_colour_service_up,
+    colour_record,
+    expected_live,
+    fetch,
+    idle_of,
+    managed_metadata,
+)
 
 LB = testinfra.get_host("podman://switchyard-mol-lb")
 APP_HOSTS = {
@@ -48,14 +55,12 @@ def test_preview_listener_serves_the_idle_colour():
 
 @pytest.mark.parametrize("colour", ["blue", "green"])
 def test_colour_service_running_and_enabled(colour):
-    service = APP_HOSTS[colour].service(f"demo@{colour}")
-    assert service.is_running
-    assert service.is_enabled
+    assert_colour_service_up(APP_HOSTS[colour], colour)
 
 
 @pytest.mark.parametrize("colour", ["blue", "green"])
 def test_colour_record_names_its_release(colour):
-    record = json.loads(APP_HOSTS[colour].file(f"/var/lib/demo/bluegreen/{colour}.json").content_string)
+    record = colour_record(APP_HOSTS[colour], colour)
     assert record["color"] == colour
     assert record["version"] == VERSIONS[colour]
     current = APP_HOSTS[colour].file(f"/opt/demo/{colour}/current")

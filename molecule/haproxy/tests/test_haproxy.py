@@ -9,7 +9,6 @@ running HAProxy (asked over its admin socket) must both name the live colour.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,7 +16,15 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from molecule_checks import ask_admin_socket, expected_live, fetch, idle_of, managed_metadata
+from molecule_checks import (
+    ask_admin_socket,
+    assert_colour_service_up,
+    colour_record,
+    expected_live,
+    fetch,
+    idle_of,
+    managed_metadata,
+)
 
 LB = testinfra.get_host("podman://sy-haproxy-lb")
 APP_HOSTS = {
@@ -87,13 +94,11 @@ def test_running_state_agrees_with_the_file():
 
 @pytest.mark.parametrize("colour", ["blue", "green"])
 def test_colour_service_running_and_enabled(colour):
-    service = APP_HOSTS[colour].service(f"demo@{colour}")
-    assert service.is_running
-    assert service.is_enabled
+    assert_colour_service_up(APP_HOSTS[colour], colour)
 
 
 @pytest.mark.parametrize("colour", ["blue", "green"])
 def test_colour_record_names_its_release(colour):
-    record = json.loads(APP_HOSTS[colour].file(f"/var/lib/demo/bluegreen/{colour}.json").content_string)
+    record = colour_record(APP_HOSTS[colour], colour)
     assert record["color"] == colour
     assert record["version"] == VERSIONS[colour]
