@@ -132,4 +132,3 @@ def leaving_servers(runtime, desired):
 
 def runtime_text(view):
     return "".join(f"{name} {describe_state(entry)}\n" for name, entry in sorted((view or {}).items()))
-

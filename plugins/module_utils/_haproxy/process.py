@@ -84,4 +84,3 @@ def check_programs(module, params):
     """
     reload_command = params["reload_command"] if params["apply"] else None
     return _check_programs(module, params["haproxy_binary"], "haproxy_binary", reload_command, HaproxyError)
-

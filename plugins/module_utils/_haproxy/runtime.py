@@ -199,4 +199,3 @@ def state_file_text(answer):
     """What to store as a server-state file from a ``show servers state`` answer."""
     text = answer.strip("\n") + "\n"
     return text if text.startswith("1") else "1\n"
-

@@ -202,4 +202,3 @@ def build_spec(params):
         "server_options": server_options,
         "state_file": params.get("state_file") or None,
     }
-

@@ -365,4 +365,3 @@ class BackendSwitch(ManagedFileSwitch):
                 )
         if self.drain_timeout:
             self.timings["drain_ms"] = elapsed_ms(drain_start, self.clock)
-

@@ -268,4 +268,3 @@ def run_check(spec, opener=None):
     result.update(evaluate(spec, results))
     result["elapsed_ms"] = round_ms((time.monotonic() - started) * 1000)
     return True, result
-

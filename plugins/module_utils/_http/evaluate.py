@@ -167,4 +167,3 @@ def number_text(value):
     if value is None:
         return "n/a"
     return (f"{value:.2f}").rstrip("0").rstrip(".")
-

@@ -246,4 +246,3 @@ def _positive(params, key):
     if not 0 < number < math.inf:
         raise HttpCheckError(f"{key}: must be a number greater than 0, got {value}")
     return number
-
