@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Connection options of the collection's AWS modules (module_utils/_aws.py)."""
+    """Connection options of the collection's AWS modules (module_utils/_aws/connection.py)."""
 
     DOCUMENTATION = r"""
 options:
@@ -21,27 +21,32 @@ options:
   profile:
     description:
       - Named profile from the AWS config and credentials files.
-      - Falls back to E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE).
-      - Explicit O(access_key)/O(secret_key) take precedence over the profile's credentials.
+      - Given as an option, only this profile is used: AWS credentials in the environment (E(AWS_ACCESS_KEY_ID),
+        E(AWS_SECRET_ACCESS_KEY), E(AWS_SESSION_TOKEN)) are ignored, as botocore does for an explicit profile.
+      - Mutually exclusive with O(access_key), O(secret_key) and O(session_token).
+      - Without the option, E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) is used when the environment has no keys.
     type: str
     aliases: [aws_profile]
   access_key:
     description:
-      - AWS access key id.
-      - Falls back to E(AWS_ACCESS_KEY_ID) or E(AWS_ACCESS_KEY). When neither is set, boto3 looks up
-        credentials itself (profile, instance role, SSO, ...).
+      - AWS access key id. Given as an option, it is used with O(secret_key) and only O(session_token); a session
+        token in the environment is not attached to it.
+      - Without the option (and without O(profile)), E(AWS_ACCESS_KEY_ID) and E(AWS_SECRET_ACCESS_KEY) (or
+        E(AWS_ACCESS_KEY) and E(AWS_SECRET_KEY)) with E(AWS_SESSION_TOKEN) are used; then E(AWS_PROFILE); then
+        botocore's own chain (default profile, SSO, container or instance role).
     type: str
     aliases: [aws_access_key_id]
   secret_key:
     description:
       - AWS secret access key. Never logged.
-      - Falls back to E(AWS_SECRET_ACCESS_KEY) or E(AWS_SECRET_KEY).
+      - Required with O(access_key). Without the option, see O(access_key) for the environment variables used.
     type: str
     aliases: [aws_secret_access_key]
   session_token:
     description:
-      - Session token of temporary credentials (for example from STS). Never logged.
-      - Falls back to E(AWS_SESSION_TOKEN) or E(AWS_SECURITY_TOKEN).
+      - Session token of temporary credentials (for example from STS). Never logged. Needs O(access_key).
+      - Without the option, E(AWS_SESSION_TOKEN) (or E(AWS_SECURITY_TOKEN)) is used only together with keys from
+        the environment, never with O(access_key) or O(profile).
     type: str
     aliases: [aws_session_token]
   endpoint_url:
@@ -69,6 +74,8 @@ options:
 requirements:
   - boto3 and botocore on the host that runs the module (usually the controller)
 notes:
+  - "Credentials precedence: O(access_key)/O(secret_key) options, else the O(profile) option, else keys from the
+    environment, else E(AWS_PROFILE), else botocore's chain. O(profile) together with keys is refused."
   - Every API call goes through botocore's retry handler configured by O(retry_mode) and O(max_attempts); the
     module has no retry loop of its own.
 """

@@ -13,19 +13,34 @@ description:
   - Points one Route53 record (type V(A), V(AAAA) or V(CNAME)) at the active colour, or shifts weights between
     colours, with every record set of the switch in B(one) C(ChangeResourceRecordSets) batch. Route53 applies a
     batch all or nothing, so there is never a moment with both colours at full weight or both at zero, and a
-    conversion between simple and weighted routing (DELETE of the old sets and UPSERT of the new ones) has no gap.
+    conversion between simple and weighted routing has no gap.
+  - The batch is guarded (optimistic concurrency). It DELETEs every current record set of the record exactly as
+    read and CREATEs every wanted one, unchanged sets included, instead of a blind C(UPSERT). When another run
+    changed the record after this run read it, Route53 refuses the whole batch (C(InvalidChangeBatch)) and nothing
+    of it is applied; the module then reads the record again and, with O(retry_on_conflict=true), plans once more
+    from the live record, or fails naming what is live.
+  - After any failed or ambiguous C(ChangeResourceRecordSets) (botocore retries a timeout or a 5xx, and the retry
+    of a batch that was applied is refused) the record is read back. When it matches the request the task
+    succeeds with C(changed=true) and a warning; otherwise the failure says what is live.
   - With O(routing=weighted) each colour has its own weighted record set whose C(SetIdentifier) is the colour name;
-    the inactive colours keep a record set with weight V(0), ready for the next switch.
+    with O(idle_record=keep) the inactive colours keep a record set with weight V(0), ready for the next switch.
     With O(routing=simple) a single record points at the active colour's target.
-  - Idempotent on normalised values. Alias DNS names compare lowercased, without trailing dot and without the
-    C(dualstack.) prefix AWS adds; hosted zone ids case-insensitively; values in any order. A re-run of the same
-    switch reads the record, reports C(changed=false) and sends no change.
+  - Idempotent on values compared the way Route53 compares them. Alias DNS names compare without case and trailing
+    dot only (a C(dualstack.) prefix is part of the name: an V(AAAA) alias to a load balancer needs it); hosted
+    zone ids case-insensitively; values in any order. A re-run of the same switch reads the record, reports
+    C(changed=false) and sends no change.
   - Everything is validated locally before any change is sent (weights 0-255 and not all zero, IPv4/IPv6 values,
-    one name for a CNAME and none at the zone apex, no TTL with alias-only targets, record inside the zone, ...).
+    one name for a CNAME and none at the zone apex, no TTL with alias-only targets, record inside the zone and not
+    in a subzone delegated by NS records, Route53's octal escapes, no C(evaluate_target_health) on a CloudFront
+    alias and no CloudFront alias in a private zone, C(Comment) cut to 256 characters, ...).
   - Record sets in a shape the module does not manage (other routing policies, weighted sets whose
-    C(SetIdentifier) is not a colour in O(targets), a CNAME where an A record is switched) make it fail with
-    the fix, and nothing is changed.
-  - An existing C(HealthCheckId) of a colour's record set is kept.
+    C(SetIdentifier) is not a colour in O(targets), a CNAME where an A record is switched, a simple record whose
+    answer is no colour's target unless O(force=true)) make it fail with the fix, and nothing is changed.
+  - An existing C(HealthCheckId) of a colour's record set is kept, across a conversion between simple and weighted
+    routing too.
+  - B(Weight 0 is not "no traffic" under health checks.) When every record with a weight above 0 is unhealthy,
+    Route53 answers with the zero-weight records. RV(idle_answerable) lists the idle colours for which that can
+    happen; do not retire such a colour while its record is kept, or use O(idle_record=delete).
   - Needs the IAM permissions C(route53:ListHostedZonesByName) (or C(route53:GetHostedZone) with
     O(hosted_zone_id)), C(route53:ListResourceRecordSets), C(route53:ChangeResourceRecordSets) and, with
     O(wait=true), C(route53:GetChange). C(route53:ListHostedZones) is used only to suggest close zone names
@@ -111,6 +126,28 @@ options:
       - TTL in seconds of record sets with C(values). Defaults to V(60) when a target has C(values).
       - Not allowed when every target is an alias (alias records take the TTL of their target).
     type: int
+  idle_record:
+    description:
+      - What happens to the record set of a colour with weight V(0) under O(routing=weighted).
+      - V(keep) keeps it with weight V(0), ready for the next switch. Route53 still answers with it when every
+        record with a weight above 0 is unhealthy (see RV(idle_answerable)).
+      - V(delete) deletes it, so Route53 can never answer with the idle colour; the next switch creates it again.
+    type: str
+    choices: [keep, delete]
+    default: keep
+  force:
+    description:
+      - Replace a simple record whose answer is the target of no colour in O(targets). Without it the module
+        refuses and names the answer it would delete.
+    type: bool
+    default: false
+  retry_on_conflict:
+    description:
+      - When Route53 refuses the guarded batch because another run changed the record after it was read, read it
+        again and plan once more from the live record.
+      - With V(false) the task fails, names the live state and changes nothing.
+    type: bool
+    default: true
   wait:
     description:
       - Wait until Route53 reports the change C(INSYNC) (all its name servers answer with it), using boto3's
@@ -322,9 +359,21 @@ propagation:
       sample: "2026-01-01T12:01:00Z"
     based_on:
       description: V(insync) (the time INSYNC was seen), V(submitted) (not waited, so a lower bound),
+        V(read_back) (the answer was ambiguous and the record was read back; the change id is unknown),
         V(check_mode) or V(unchanged).
       type: str
       sample: insync
+idle_answerable:
+  description:
+    - Colours with weight V(0) whose record set Route53 can still answer with after the switch, because every
+      record with a weight above 0 has a health check or evaluates its alias target's health (Route53 then answers
+      with the zero-weight records when all of those are unhealthy).
+    - Empty when no live record can turn unhealthy, with O(idle_record=delete), or with O(routing=simple).
+    - A colour listed here must not be stopped or retired while its record set exists.
+  returned: success
+  type: list
+  elements: str
+  sample: [blue]
 api_calls:
   description: Route53 API calls this task made.
   returned: always
@@ -346,21 +395,24 @@ api_calls:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (  # noqa: E402
-    AWS_REQUIRED_TOGETHER,
-    ApiCallCounter,
-    AwsError,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.botocore import (  # noqa: E402
     BotoCoreError,
     ClientError,
-    aws_argument_spec,
-    client_from_params,
-    describe_error,
     require_boto3,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import (  # noqa: E402
-    SwitchError,
-    switch,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.connection import (  # noqa: E402
+    AWS_MUTUALLY_EXCLUSIVE,
+    AWS_REQUIRED_TOGETHER,
+    ApiCallCounter,
+    aws_argument_spec,
+    client_from_params,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import aws_error  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import switch  # noqa: E402
 
 
 def main():
@@ -375,13 +427,16 @@ def main():
         "active": {"type": "str"},
         "weights": {"type": "dict"},
         "ttl": {"type": "int"},
+        "idle_record": {"type": "str", "choices": ["keep", "delete"], "default": "keep"},
+        "force": {"type": "bool", "default": False},
+        "retry_on_conflict": {"type": "bool", "default": True},
         "wait": {"type": "bool", "default": True},
         "wait_timeout": {"type": "int", "default": 300},
     }
     argument_spec.update(aws_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[["zone", "hosted_zone_id"], ["active", "weights"]],
+        mutually_exclusive=[["zone", "hosted_zone_id"], ["active", "weights"], *AWS_MUTUALLY_EXCLUSIVE],
         required_one_of=[["zone", "hosted_zone_id"], ["active", "weights"]],
         required_if=[["routing", "simple", ["active"]]],
         required_together=AWS_REQUIRED_TOGETHER,
@@ -393,14 +448,10 @@ def main():
         client = client_from_params("route53", module.params)
         counter.attach(client)
         result = switch(client, module.params, check_mode=module.check_mode)
-    except SwitchError as exc:
-        details = dict(exc.details)
-        details.setdefault("changed", False)
-        module.fail_json(msg=exc.msg, api_calls=counter.summary(), **details)
-    except AwsError as exc:
-        module.fail_json(msg=str(exc), api_calls=counter.summary())
+    except SwitchyardError as exc:
+        fail_module(module, exc, changed=exc.details.get("changed", False), api_calls=counter.summary())
     except (BotoCoreError, ClientError) as exc:
-        module.fail_json(msg=describe_error(exc), api_calls=counter.summary())
+        fail_module(module, aws_error(exc), changed=False, api_calls=counter.summary())
     result["api_calls"] = counter.summary()
     module.exit_json(**result)
 

@@ -136,6 +136,16 @@ type:
   returned: success
   type: str
   sample: A
+idle_answerable:
+  description:
+    - Colours with weight V(0) whose record set Route53 can still answer with, because every record with a weight
+      above 0 has a health check or evaluates its alias target's health. Such a colour must not be retired while
+      its record set exists (see O(switchyard.bluegreen.route53_switch#module:idle_record) of
+      M(switchyard.bluegreen.route53_switch)).
+  returned: success
+  type: list
+  elements: str
+  sample: [blue]
 api_calls:
   description: Route53 API calls made (C(total), C(http_requests), C(by_operation)).
   returned: always
@@ -145,21 +155,24 @@ api_calls:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import (  # noqa: E402
-    AWS_REQUIRED_TOGETHER,
-    ApiCallCounter,
-    AwsError,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.botocore import (  # noqa: E402
     BotoCoreError,
     ClientError,
-    aws_argument_spec,
-    client_from_params,
-    describe_error,
     require_boto3,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import (  # noqa: E402
-    SwitchError,
-    info,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.connection import (  # noqa: E402
+    AWS_MUTUALLY_EXCLUSIVE,
+    AWS_REQUIRED_TOGETHER,
+    ApiCallCounter,
+    aws_argument_spec,
+    client_from_params,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import aws_error  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
+    SwitchyardError,
+    fail_module,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import info  # noqa: E402
 
 
 def main():
@@ -174,7 +187,7 @@ def main():
     argument_spec.update(aws_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[["zone", "hosted_zone_id"]],
+        mutually_exclusive=[["zone", "hosted_zone_id"], *AWS_MUTUALLY_EXCLUSIVE],
         required_one_of=[["zone", "hosted_zone_id"]],
         required_together=AWS_REQUIRED_TOGETHER,
         supports_check_mode=True,
@@ -185,12 +198,10 @@ def main():
         client = client_from_params("route53", module.params)
         counter.attach(client)
         result = info(client, module.params)
-    except SwitchError as exc:
-        module.fail_json(msg=exc.msg, api_calls=counter.summary())
-    except AwsError as exc:
-        module.fail_json(msg=str(exc), api_calls=counter.summary())
+    except SwitchyardError as exc:
+        fail_module(module, exc, api_calls=counter.summary())
     except (BotoCoreError, ClientError) as exc:
-        module.fail_json(msg=describe_error(exc), api_calls=counter.summary())
+        fail_module(module, aws_error(exc), api_calls=counter.summary())
     result["api_calls"] = counter.summary()
     module.exit_json(**result)
 

@@ -1,8 +1,15 @@
-"""moto's server mode on 127.0.0.1: the local AWS API (Route53) for integration and fault tests."""
+"""moto's server mode on 127.0.0.1, behind the strict Route53 double, for integration and fault tests.
+
+The ``moto_server`` fixture gives an endpoint whose ``url`` is the strict double
+(tests/lib/route53_double.py) in front of moto_server, so every Route53 test meets the rules AWS
+enforces and moto does not; ``moto_url`` is moto itself (for arranging state AWS would not
+accept, or for other services). ``SWITCHYARD_ROUTE53_DOUBLE=0`` hands out plain moto instead.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -55,9 +62,40 @@ class MotoServer:
                 self.proc.wait(timeout=10)
 
 
+class Route53Endpoint:
+    """What the tests get: ``url`` (the double, or moto), ``moto_url``, ``double`` and ``reset()``."""
+
+    def __init__(self, server: MotoServer, double=None) -> None:
+        self.server = server
+        self.double = double
+        self.moto_url = server.url
+        self.url = double.url if double is not None else server.url
+        self.port = server.port
+
+    def reset(self) -> None:
+        self.server.reset()
+        if self.double is not None:
+            self.double.clear()
+
+    def stop(self) -> None:
+        if self.double is not None:
+            self.double.stop()
+        self.server.stop()
+
+
+def strict_double_enabled() -> bool:
+    return os.environ.get("SWITCHYARD_ROUTE53_DOUBLE", "1") not in ("0", "false", "no")
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     server = MotoServer()
     server.start()
-    yield server
-    server.stop()
+    double = None
+    if strict_double_enabled():
+        from .route53_double import StrictRoute53  # noqa: PLC0415 - needs boto3, only where moto runs
+
+        double = StrictRoute53(server.url).start()
+    endpoint = Route53Endpoint(server, double)
+    yield endpoint
+    endpoint.stop()

@@ -57,7 +57,7 @@ def test_first_switch_then_idempotent_rerun(r53, run_module):
 
 
 def test_idempotent_against_aws_normalised_alias_and_value_order(r53, run_module):
-    """AWS returns alias names lowercased, with a dot and `dualstack.`; zone ids in any case; values in any order."""
+    """AWS returns alias names lowercased with a dot; zone ids in any case; values in any order."""
     zone_id = r53.zone()
     r53.put(zone_id,
             {"Name": "api.example.com.", "Type": "A", "SetIdentifier": "blue", "Weight": 0,
@@ -66,17 +66,33 @@ def test_idempotent_against_aws_normalised_alias_and_value_order(r53, run_module
                              "EvaluateTargetHealth": True}},
             {"Name": "api.example.com.", "Type": "A", "SetIdentifier": "green", "Weight": 100, "TTL": 60,
              "ResourceRecords": [{"Value": "203.0.113.21"}, {"Value": "203.0.113.20"}]})
-    targets = {"blue": {"alias": {"dns_name": "Blue-LB-1.us-east-1.ELB.amazonaws.com.",
+    targets = {"blue": {"alias": {"dns_name": "DualStack.Blue-LB-1.us-east-1.ELB.amazonaws.com.",
                                   "hosted_zone_id": "Z35SXDOTRQ7X7K", "evaluate_target_health": True}},
                "green": GREEN_VALUES}
     result = run_module("route53_switch", args(r53, targets=targets))
     assert result["changed"] is False, result
     assert changes_sent(result) == 0
+    # dualstack. is part of the name AWS stores (issue 15, item 6): without it the target differs.
+    plain = {"blue": {"alias": {**targets["blue"]["alias"], "dns_name": "blue-lb-1.us-east-1.elb.amazonaws.com"}},
+             "green": GREEN_VALUES}
+    differs = run_module("route53_switch", args(r53, targets=plain), check_mode=True)
+    assert differs["changed"] is True, differs
     # A real difference in the alias (evaluate_target_health) is still seen.
     targets["blue"]["alias"]["evaluate_target_health"] = False
     changed = run_module("route53_switch", args(r53, targets=targets))
     assert changed["changed"] is True
-    assert [c["ResourceRecordSet"]["SetIdentifier"] for c in changed["change_batch"]["Changes"]] == ["blue"]
+    # Guarded batch: every set deleted as read and created as wanted; only blue's content differs.
+    batch = changed["change_batch"]["Changes"]
+    deleted = {c["ResourceRecordSet"]["SetIdentifier"]: c["ResourceRecordSet"] for c in batch
+               if c["Action"] == "DELETE"}
+    created = {c["ResourceRecordSet"]["SetIdentifier"]: c["ResourceRecordSet"] for c in batch
+               if c["Action"] == "CREATE"}
+    assert sorted(deleted) == sorted(created) == ["blue", "green"]
+    def same(left, right):
+        values = [sorted(v["Value"] for v in r.get("ResourceRecords", [])) for r in (left, right)]
+        return values[0] == values[1] and {**left, "ResourceRecords": 0} == {**right, "ResourceRecords": 0}
+    assert [c for c in created if not same(created[c], deleted[c])] == ["blue"]
+    assert r53.sets(zone_id, "api.example.com", "A")[0]["AliasTarget"]["EvaluateTargetHealth"] is False
 
 
 def test_weighted_shift_in_steps(r53, run_module):
@@ -129,14 +145,14 @@ def test_simple_to_weighted_and_back_in_one_batch(r53, run_module):
     assert weighted["changed"] and weighted["previous_routing"] == "simple"
     assert weighted["previous_active"] == "blue" and weighted["active"] == "green"
     actions = [(c["Action"], c["ResourceRecordSet"].get("SetIdentifier")) for c in weighted["change_batch"]["Changes"]]
-    assert actions == [("DELETE", None), ("UPSERT", "blue"), ("UPSERT", "green")]
+    assert actions == [("DELETE", None), ("CREATE", "blue"), ("CREATE", "green")]
     assert changes_sent(weighted) == 1
     assert weights_in(r53, zone_id) == {"blue": 0, "green": 100}
 
     back = run_module("route53_switch", args(r53, targets=targets, routing="simple", active="green"))
     assert back["changed"] and back["previous_routing"] == "weighted" and back["previous_weights"]
     actions = [(c["Action"], c["ResourceRecordSet"].get("SetIdentifier")) for c in back["change_batch"]["Changes"]]
-    assert actions == [("DELETE", "blue"), ("DELETE", "green"), ("UPSERT", None)]
+    assert actions == [("DELETE", "blue"), ("DELETE", "green"), ("CREATE", None)]
     [record] = r53.sets(zone_id, "api.example.com", "A")
     assert "SetIdentifier" not in record
     assert sorted(v["Value"] for v in record["ResourceRecords"]) == ["203.0.113.20", "203.0.113.21"]

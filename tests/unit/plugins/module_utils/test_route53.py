@@ -20,7 +20,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from ansible_collections.switchyard.bluegreen.plugins.module_utils import _aws, _route53
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import connection as _aws
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import describe_error
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError, SwitchyardError
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.change import waiter_timing
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.spec import Spec
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import switch
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.zones import find_zone
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 ZONE = {"Id": f"/hostedzone/{ZONE_ID}", "Name": "example.com.", "CallerReference": "ref",
@@ -52,6 +58,11 @@ def stub_reads(stubber):
                          {"ResourceRecordSets": CURRENT, "IsTruncated": False, "MaxItems": "300"})
 
 
+def stub_read_back(stubber, sets):
+    stubber.add_response("list_resource_record_sets",
+                         {"ResourceRecordSets": sets, "IsTruncated": False, "MaxItems": "300"})
+
+
 def change_info(status):
     return {"ChangeInfo": {"Id": "/change/C1", "Status": status, "SubmittedAt": NOW}}
 
@@ -65,7 +76,7 @@ def test_pending_then_insync():
         stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
         stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
         stubber.add_response("get_change", change_info("INSYNC"), {"Id": "C1"})
-        result = _route53.switch(client, PARAMS, wait_delay=0.01)
+        result = switch(client, PARAMS, wait_delay=0.01)
         stubber.assert_no_pending_responses()
     assert result["status"] == "INSYNC" and result["change_id"] == "C1"
     assert result["weights"] == {"blue": 0, "green": 100} and result["previous_active"] == "blue"
@@ -78,7 +89,7 @@ def test_no_wait_reports_pending_and_submission_based_propagation():
     with Stubber(client) as stubber:
         stub_reads(stubber)
         stubber.add_response("change_resource_record_sets", change_info("PENDING"))
-        result = _route53.switch(client, {**PARAMS, "wait": False})
+        result = switch(client, {**PARAMS, "wait": False})
         stubber.assert_no_pending_responses()
     assert result["status"] == "PENDING"
     assert result["propagation"] == {"ttl": 60, "based_on": "submitted", "settled_at": "2026-01-01T12:01:00Z"}
@@ -89,26 +100,26 @@ def test_wait_timeout_fails_with_the_change_id_and_changed(monkeypatch):
     slept = []
     monkeypatch.setattr(botocore.waiter.time, "sleep", slept.append)
     client = make_client()
-    delay, attempts = _route53.waiter_timing(30)
+    delay, attempts = waiter_timing(30)
     assert (delay, attempts) == (1, 31)
     with Stubber(client) as stubber:
         stub_reads(stubber)
         stubber.add_response("change_resource_record_sets", change_info("PENDING"))
         for _attempt in range(attempts):
             stubber.add_response("get_change", change_info("PENDING"), {"Id": "C1"})
-        with pytest.raises(_route53.SwitchError) as caught:
-            _route53.switch(client, {**PARAMS, "wait_timeout": 30})
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, {**PARAMS, "wait_timeout": 30})
         stubber.assert_no_pending_responses()
     assert sum(slept) == 30
-    assert "still PENDING after wait_timeout=30" in caught.value.msg
+    assert "still PENDING after wait_timeout=30" in str(caught.value)
     assert caught.value.details["changed"] is True
     assert caught.value.details["change_id"] == "C1" and caught.value.details["status"] == "PENDING"
 
 
 def test_waiter_timing_is_bounded():
-    assert _route53.waiter_timing(300) == (10, 31)
-    assert _route53.waiter_timing(1) == (1, 2)
-    assert _route53.waiter_timing(3600) == (10, 361)
+    assert waiter_timing(300) == (10, 31)
+    assert waiter_timing(1) == (1, 2)
+    assert waiter_timing(3600) == (10, 361)
 
 
 def test_access_denied_on_wait_names_get_change():
@@ -117,13 +128,13 @@ def test_access_denied_on_wait_names_get_change():
         stub_reads(stubber)
         stubber.add_response("change_resource_record_sets", change_info("PENDING"))
         stubber.add_client_error("get_change", "AccessDenied", "User is not authorized", 403)
-        with pytest.raises(_route53.SwitchError) as caught:
-            _route53.switch(client, PARAMS, wait_delay=0.01)
-    assert "route53:GetChange" in caught.value.msg and "wait: false" in caught.value.msg
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, PARAMS, wait_delay=0.01)
+    assert "route53:GetChange" in str(caught.value) and "wait: false" in str(caught.value)
     assert caught.value.details["changed"] is True
     # The batch is in: the message itself says so and gives the change id.
     change_id = caught.value.details["change_id"]
-    assert change_id and f"change {change_id} was submitted" in caught.value.msg
+    assert change_id and f"change {change_id} was submitted" in str(caught.value)
 
 
 def test_access_denied_on_change_names_the_permission_and_changes_nothing():
@@ -131,19 +142,22 @@ def test_access_denied_on_change_names_the_permission_and_changes_nothing():
     with Stubber(client) as stubber:
         stub_reads(stubber)
         stubber.add_client_error("change_resource_record_sets", "AccessDenied", "not authorized", 403)
-        with pytest.raises(_route53.SwitchError) as caught:
-            _route53.switch(client, PARAMS)
-    assert "route53:ChangeResourceRecordSets" in caught.value.msg
-    assert caught.value.details.get("changed") is None
+        stub_read_back(stubber, CURRENT)
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, PARAMS)
+        stubber.assert_no_pending_responses()
+    assert "route53:ChangeResourceRecordSets" in str(caught.value)
+    assert "read back and is unchanged" in str(caught.value)
+    assert caught.value.details.get("changed") is False
 
 
 def test_access_denied_on_zone_lookup():
     client = make_client()
     with Stubber(client) as stubber:
         stubber.add_client_error("list_hosted_zones_by_name", "AccessDenied", "not authorized", 403)
-        with pytest.raises(_route53.SwitchError) as caught:
-            _route53.switch(client, PARAMS)
-    assert "route53:ListHostedZonesByName" in caught.value.msg and "hosted_zone_id" in caught.value.msg
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, PARAMS)
+    assert "route53:ListHostedZonesByName" in str(caught.value) and "hosted_zone_id" in str(caught.value)
 
 
 def test_invalid_change_batch_says_nothing_was_applied():
@@ -151,9 +165,10 @@ def test_invalid_change_batch_says_nothing_was_applied():
     with Stubber(client) as stubber:
         stub_reads(stubber)
         stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", "Tried to delete ...", 400)
-        with pytest.raises(_route53.SwitchError) as caught:
-            _route53.switch(client, PARAMS)
-    assert "applied none of it" in caught.value.msg
+        stub_read_back(stubber, CURRENT)
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, PARAMS)
+    assert "applied none of it" in str(caught.value)
 
 
 # --------------------------------------------------------------- botocore's retry handler, for real
@@ -221,20 +236,20 @@ def test_retried_by_botocore_then_succeeds(no_backoff_sleep, mode, code):
 def test_retries_are_bounded_then_a_clear_error(no_backoff_sleep, mode, code):
     client = make_client(max_attempts=3, mode=mode)
     network = FakeNetwork(client, code, failures=100)
-    with pytest.raises(_route53.SwitchError) as caught:
-        _route53.find_zone(client, _route53.Spec(PARAMS))
+    with pytest.raises(SwitchyardError) as caught:
+        find_zone(client, Spec(PARAMS))
     assert network.sent == 3
-    assert f"still failed with {code} after 3 attempts" in caught.value.msg
-    assert "max_attempts" in caught.value.msg
+    assert f"still failed with {code} after 3 attempts" in str(caught.value)
+    assert "max_attempts" in str(caught.value)
 
 
 def test_access_denied_is_not_retried(no_backoff_sleep):
     client = make_client(max_attempts=5)
     network = FakeNetwork(client, "AccessDenied", failures=100)
-    with pytest.raises(_route53.SwitchError) as caught:
-        _route53.find_zone(client, _route53.Spec(PARAMS))
+    with pytest.raises(SwitchyardError) as caught:
+        find_zone(client, Spec(PARAMS))
     assert network.sent == 1
-    assert "route53:ListHostedZonesByName" in caught.value.msg
+    assert "route53:ListHostedZonesByName" in str(caught.value)
 
 
 def test_client_uses_the_configured_retry_mode():
@@ -252,14 +267,14 @@ def test_client_defaults_region_for_custom_endpoint():
     ({"session_token": "tok"}, "session_token"),
 ])
 def test_connection_params_checked_locally(params, message):
-    with pytest.raises(_aws.AwsError, match=message):
+    with pytest.raises(InputError, match=message):
         _aws.check_connection_params(params)
 
 
 def test_missing_credentials_message():
     from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
 
-    assert "access_key" in _aws.describe_error(NoCredentialsError())
+    assert "access_key" in describe_error(NoCredentialsError())
 
 
 RRSETS_XML = (f'<?xml version="1.0"?><ListResourceRecordSetsResponse xmlns="{NS}"><ResourceRecordSets>'
@@ -305,7 +320,7 @@ def test_whole_switch_survives_prior_request_not_complete(no_backoff_sleep):
     client = make_client(max_attempts=5)
     counter = _aws.ApiCallCounter().attach(client)
     fake = FakeRoute53(client, busy=2)
-    result = _route53.switch(client, PARAMS, wait_delay=0.01)
+    result = switch(client, PARAMS, wait_delay=0.01)
     assert result["status"] == "INSYNC" and result["weights"] == {"blue": 0, "green": 100}
     posts = [p for m, p in fake.sent if m == "POST"]
     assert len(posts) == 3  # one batch, sent three times: refused twice, then accepted whole
