@@ -5,7 +5,9 @@
 The checks look at the containers directly (podman exec through testinfra) and at
 what the scenario recorded in $MOLECULE_EPHEMERAL_DIRECTORY while it converged:
 attempt_<name>.json (shared/run_playbook.py) and snapshot_<name>.json (shared/snapshot.yml).
-The scenarios import it with ``sys.path.insert(0, <molecule/shared>)``.
+The scenarios import it with ``sys.path.insert(0, <molecule/shared>)``; those that call its assert_*
+helpers register it first with ``pytest.register_assert_rewrite("molecule_checks")`` so a failed
+check shows the values compared.
 """
 
 from __future__ import annotations
@@ -75,6 +77,16 @@ def fetch(host, port: int, count: int = 10, path: str = "/") -> list[dict]:
         headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
         answers.append({"status": status, **headers})
     return answers
+
+
+def assert_served_by(answers: list[dict], colour: str, version: str, *, router_header: bool = True) -> None:
+    """Every answer (from fetch) is a 200 from colour at version; with router_header, the load balancer's own
+    X-Bluegreen-Color (from the server it picked) agrees with the application's X-App-Color."""
+    assert {a["status"] for a in answers} == {200}
+    assert {a["x-app-color"] for a in answers} == {colour}
+    assert {a["x-app-version"] for a in answers} == {version}
+    if router_header:
+        assert {a["x-bluegreen-color"] for a in answers} == {colour}
 
 
 def managed_metadata(content: str, module: str = "nginx_upstream") -> dict | None:
