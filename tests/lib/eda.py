@@ -1,0 +1,173 @@
+"""Event-Driven Ansible for integration tests: ansible-rulebook as a subprocess, a watched nginx site, a load client.
+
+- ``watched_site``: an nginx server block that proxies to the app's upstream and writes the
+  access log the bluegreen_watch source reads (log_format switchyard_bluegreen).
+- ``LoadClient``: a bounded load (fixed rate, new connection per request, stops when told) that
+  records when each request was sent, its status and which colour answered.
+- ``Rulebook``: ``ansible-rulebook`` with the collection on ANSIBLE_COLLECTIONS_PATH and the
+  venv's bin on PATH (it calls ansible-galaxy and ansible-playbook); its output is kept, line by
+  line with the time each arrived, for assertions.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .ports import LOOPBACK
+
+BIN = Path(sys.executable).parent
+RULEBOOK_BINARY = BIN / "ansible-rulebook"
+
+
+def rulebook_available() -> str | None:
+    """Why ansible-rulebook cannot run here (None when it can)."""
+    if not RULEBOOK_BINARY.exists():
+        return f"{RULEBOOK_BINARY} not installed (pip package ansible-rulebook, pinned in requirements-test.txt)"
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        return "no Java runtime (ansible-rulebook needs JDK 17+)"
+    return None
+
+
+def watched_site(listen: str, upstream: str, log_path: Path | str, log_format: str, format_name: str) -> str:
+    """nginx http-context text: the log format and a server proxying to `upstream` that logs with it."""
+    return (
+        f"log_format {format_name} escape=json '{log_format}';\n"
+        "server {\n"
+        f"    listen {listen};\n"
+        f"    access_log {log_path} {format_name};\n"
+        "    location / {\n"
+        f"        proxy_pass http://{upstream};\n"
+        "        proxy_http_version 1.1;\n"
+        '        proxy_set_header Connection "";\n'
+        "    }\n"
+        "}\n"
+    )
+
+
+class LoadClient:
+    """`rate` requests per second to `url` from one thread until stop() (or `max_seconds`)."""
+
+    def __init__(self, port: int, rate: float = 40.0, max_seconds: float = 300.0):
+        self.port = port
+        self.interval = 1.0 / rate
+        self.max_seconds = max_seconds
+        self.records: list[tuple[float, int, str]] = []  # (time.time() when sent, status or 0, colour)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-client", daemon=True)
+
+    def _one(self) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+        try:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.getheader("X-App-Color") or "-"
+        except (OSError, http.client.HTTPException):
+            return 0, "-"
+        finally:
+            conn.close()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        next_at = started
+        while not self._stop.is_set() and time.monotonic() - started < self.max_seconds:
+            sent = time.time()
+            status, colour = self._one()
+            self.records.append((sent, status, colour))
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def start(self) -> LoadClient:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def bad(self, since: float = 0.0) -> list[tuple[float, int, str]]:
+        """Requests sent at or after `since` that failed (5xx or no answer)."""
+        return [r for r in list(self.records) if r[0] >= since and (r[1] == 0 or r[1] >= 500)]
+
+    def first_on(self, colour: str, since: float, good_only: bool = True) -> float | None:
+        """When the first request sent at or after `since` was answered by `colour` (2xx when good_only)."""
+        for sent, status, answered in list(self.records):
+            if sent >= since and answered == colour and (not good_only or 200 <= status < 300):
+                return sent
+        return None
+
+
+class Rulebook:
+    """`ansible-rulebook -r <rulebook> -i <inventory> --vars <vars>` with its output captured."""
+
+    def __init__(self, rulebook: str, inventory: Path, vars_file: Path, collections: Path, workdir: Path):
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(collections), env.get("PYTHONPATH", "")) if p)
+        env.setdefault("ANSIBLE_NOCOLOR", "1")
+        env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+        env["ANSIBLE_LOCALHOST_WARNING"] = "False"
+        self.command = [str(RULEBOOK_BINARY), "-r", rulebook, "-i", str(inventory), "--vars", str(vars_file)]
+        self.env = env
+        self.workdir = workdir
+        self.lines: list[tuple[float, str]] = []
+        self.proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> Rulebook:
+        self.proc = subprocess.Popen(
+            self.command, cwd=str(self.workdir), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1, start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, name="rulebook-output", daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.time(), line.rstrip("\n")))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _at, line in list(self.lines))
+
+    def matching(self, pattern: str) -> list[tuple[float, str]]:
+        regex = re.compile(pattern)
+        return [(at, line) for at, line in list(self.lines) if regex.search(line)]
+
+    def wait_for(self, pattern: str, timeout: float) -> tuple[float, str] | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.matching(pattern)
+            if found:
+                return found[0]
+            if self.proc is not None and self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader drain the last lines
+                found = self.matching(pattern)
+                return found[0] if found else None
+            time.sleep(0.1)
+        return None
+
+    def stop(self) -> None:
+        """SIGINT to the rulebook's own process group (it started it), then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
