@@ -95,7 +95,7 @@ def deployed(tmp_path):
 
 def switch(path, api, haproxy=None, check_mode=False, **kwargs):
     return hswitch.BackendSwitch(SwitchModule(check_mode), haproxy or FakeHaproxy(), api, str(path),
-                            drain_timeout=0, **kwargs)
+                                 drain_timeout=0, **kwargs)
 
 
 def test_switch_sends_ready_first_and_persists(deployed):
