@@ -342,8 +342,9 @@ class RequestWindow:
 def haproxy_counters(rows, backend):
     """Colour -> cumulative counters from ``show stat`` rows of ``backend``'s servers (named <colour>-<n>).
 
-    requests: req_tot (HTTP requests; stot, sessions, on versions without it); errors_5xx:
-    hrsp_5xx; no_answer: eresp + econ (HAProxy answered the client 502/503/504 itself);
+    requests: req_tot + econ (HAProxy 2.6 counts in req_tot only the requests a server got, and a
+    request whose connection failed, after its retries, once in econ; stot counts every retry);
+    errors_5xx: hrsp_5xx; no_answer: eresp + econ (HAProxy answered the client 502/503/504 itself);
     rtime: HAProxy's moving average response time (last 1024 requests), weighted by requests.
     """
     counters = {}
@@ -353,7 +354,10 @@ def haproxy_counters(rows, backend):
             continue
         colour = name.rsplit("-", 1)[0]
         entry = counters.setdefault(colour, {"requests": 0, "errors_5xx": 0, "no_answer": 0, "rtime_weighted": 0.0})
-        requests = _int(row.get("req_tot")) or _int(row.get("stot"))
+        if row.get("req_tot", "") != "":
+            requests = _int(row.get("req_tot")) + _int(row.get("econ"))
+        else:
+            requests = _int(row.get("stot"))
         entry["requests"] += requests
         entry["errors_5xx"] += _int(row.get("hrsp_5xx"))
         entry["no_answer"] += _int(row.get("eresp")) + _int(row.get("econ"))
