@@ -277,6 +277,7 @@ class StrictRoute53:
                     self.close_connection = True
                     return
                 if operation == "ChangeResourceRecordSets":
+                    double._wait_at_gate()
                     status, headers, payload = double._change(self.path, body)
                 else:
                     status, headers, payload = double._forward(self.command, self.path, self.headers, body)
@@ -319,6 +320,7 @@ class StrictRoute53:
             self.signers: list[tuple[str, str, bool]] = []
             self.refused: list[list[str]] = []
             self.submit_pending = False
+            self._gate = None
 
     def inject(self, operation: str, *actions: str) -> None:
         """Queue answers for the next calls of ``operation`` (ERRORS names, DROPS, or "pending")."""
@@ -327,6 +329,25 @@ class StrictRoute53:
             raise ValueError(f"unknown faults {unknown}")
         with self.lock:
             self.queues.setdefault(operation, deque()).extend(actions)
+
+    def hold_changes(self, count: int, timeout: float = 20.0) -> None:
+        """Hold the next ``count`` ChangeResourceRecordSets until all of them have arrived.
+
+        Runs started together then all plan from the same read before any of them writes: the
+        interleaving that concurrency control is about, every round instead of by luck.
+        """
+        with self.lock:
+            self._gate = {"count": count, "arrived": 0, "open": threading.Event(), "timeout": timeout}
+
+    def _wait_at_gate(self) -> None:
+        with self.lock:
+            gate = self._gate
+            if gate is None or gate["arrived"] >= gate["count"]:
+                return
+            gate["arrived"] += 1
+            if gate["arrived"] >= gate["count"]:
+                gate["open"].set()
+        gate["open"].wait(gate["timeout"])
 
     def start(self) -> StrictRoute53:
         self._thread.start()
