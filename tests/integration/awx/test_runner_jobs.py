@@ -45,6 +45,21 @@ def active_colour(path: Path) -> str | None:
     return None
 
 
+# The keys each playbook publishes (the switch role's publish entry point), success or failure alike:
+# a workflow's next node can rely on every one of them being there.
+SWITCH_KEYS = {
+    "bluegreen_live_color", "bluegreen_previous_color", "bluegreen_switched", "bluegreen_switched_at",
+    "bluegreen_switch_duration_s", "bluegreen_reload_skew_s", "bluegreen_verification",
+    "bluegreen_failed", "bluegreen_failure", "bluegreen_failed_task",
+}
+CONTRACT = {
+    "deploy": SWITCH_KEYS | {"bluegreen_version", "bluegreen_deploy_duration_s"},
+    "switch": SWITCH_KEYS | {"bluegreen_version", "bluegreen_playbook_duration_s"},
+    "rollback": SWITCH_KEYS,
+    "status": {"bluegreen_live_color", "bluegreen_previous_color", "bluegreen_status"},
+}
+
+
 def outcome(stats: dict) -> tuple:
     """(failed, switched, live colour) from a job's set_stats artifacts."""
     return stats["bluegreen_failed"], stats["bluegreen_switched"], stats["bluegreen_live_color"]
@@ -96,6 +111,7 @@ def test_deploy_of_the_live_release_is_a_successful_noop_job(lab):
     })
     assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
     assert job.failed_tasks() == []
+    assert set(job.artifacts) == CONTRACT["deploy"]
     assert job.artifacts["bluegreen_live_color"] == "blue"
     assert job.artifacts["bluegreen_version"] == "1.0.0"
     assert job.artifacts["bluegreen_switched"] is False
@@ -123,8 +139,13 @@ def test_deploy_that_fails_to_provision_publishes_the_failure(lab):
     assert len(messages) == 2 and messages[1] == messages[0], messages
     assert "the version may use letters, digits" in messages[0]
     stats = job.artifacts
+    assert set(stats) == CONTRACT["deploy"]
     assert (stats["bluegreen_failed"], stats["bluegreen_switched"]) == (True, False)
     assert (stats["bluegreen_live_color"], stats["bluegreen_version"]) == ("blue", "2.0 beta")
+    # No switch in a deploy that failed before the switch play.
+    assert (stats["bluegreen_switched_at"], stats["bluegreen_switch_duration_s"], stats["bluegreen_reload_skew_s"]) == (
+        None, None, None)
+    assert stats["bluegreen_verification"] == "not run" and float(stats["bluegreen_deploy_duration_s"]) >= 0
     assert "the version may use letters, digits" in stats["bluegreen_failure"]
     assert stats["bluegreen_failed_task"] == "Refuse a release without a version or an artifact"
     # The play that would switch never ran.
@@ -149,6 +170,7 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
 
     before = lab.launch("bluegreen | status", workflow_vars=carried)
     assert (before.status, before.rc) == ("successful", 0), before.stdout[-3000:]
+    assert set(before.artifacts) == CONTRACT["status"]
     assert before.artifacts["bluegreen_live_color"] == "blue"
     assert before.artifacts["bluegreen_status"]["blue"]["live_on"] == 1
     # status changes nothing.
@@ -158,6 +180,8 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     switch = lab.launch("bluegreen | switch", workflow_vars=carried)
     assert (switch.status, switch.rc) == ("successful", 0), switch.stdout[-3000:]
     stats = switch.artifacts
+    assert set(stats) == CONTRACT["switch"]
+    assert float(stats["bluegreen_playbook_duration_s"]) > 0
     assert (stats["bluegreen_live_color"], stats["bluegreen_previous_color"]) == ("green", "blue")
     assert stats["bluegreen_version"] == "2.0.0"
     assert stats["bluegreen_switched"] is True
@@ -175,6 +199,7 @@ def test_switch_workflow_with_a_denied_keep_approval_rolls_back(lab):
     # keep-new-colour is denied (or times out): the failure path runs the rollback node.
     rollback = lab.launch("bluegreen | rollback", workflow_vars=carried)
     assert (rollback.status, rollback.rc) == ("successful", 0), rollback.stdout[-3000:]
+    assert set(rollback.artifacts) == CONTRACT["rollback"]
     assert rollback.artifacts["bluegreen_live_color"] == "blue"
     assert rollback.artifacts["bluegreen_previous_color"] == "green"
     assert rollback.artifacts["bluegreen_switched"] is True
@@ -212,6 +237,7 @@ def test_failed_verification_fails_the_job_with_the_reason_and_traffic_returns(l
     assert job.task_names()[-1] == "Fail with the original reason"
     # A workflow's failure branch gets what is live after the switch-back, and why.
     stats = job.artifacts
+    assert set(stats) == CONTRACT["switch"]
     assert stats["bluegreen_failed"] is True
     assert stats["bluegreen_live_color"] == "blue"
     assert stats["bluegreen_switched"] is False
@@ -290,6 +316,7 @@ def test_rollback_to_a_dead_colour_is_refused_and_published(lab):
     assert len(messages) == 2 and messages[1] == messages[0], messages
     assert "green is not healthy, traffic stays on blue" in messages[0]
     stats = job.artifacts
+    assert set(stats) == CONTRACT["rollback"]
     assert outcome(stats) == (True, False, "blue")
     assert stats["bluegreen_failure"].startswith("green is not healthy, traffic stays on blue")
     assert stats["bluegreen_failed_task"] == "Refuse to switch to an unhealthy colour"
