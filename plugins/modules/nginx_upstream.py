@@ -28,6 +28,14 @@ extends_documentation_fragment:
   - switchyard.bluegreen.attributes.actiongroup
   - switchyard.bluegreen.switching
 attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.nginx) (options of the nginx modules, such as O(nginx_conf)) or
+        C(group/switchyard.bluegreen.bluegreen) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.nginx
   check_mode:
     support: full
     details:
@@ -78,12 +86,13 @@ options:
     type: path
   conf_dir:
     description:
-      - Directory of the default O(path).
+      - Directory of the default O(path) (ignored when O(path) is set), as in
+        M(switchyard.bluegreen.nginx_upstream_info).
       - Default C(<directory of nginx_conf>/conf.d) when O(nginx_conf) is set, else C(/etc/nginx/conf.d).
     type: path
   state_dir:
     description:
-      - Directory for the auxiliary files: the backup (C(.previous)), the lock and the reload-pending marker,
+      - Directory for the auxiliary files (the backup C(.previous), the lock and the reload-pending marker),
         stored under the managed file's absolute path (for example
         C(/var/lib/switchyard/nginx/etc/nginx/conf.d/bluegreen_shop.conf.previous)).
       - It must be outside every directory nginx includes; each run checks that no include of C(nginx -T) can
@@ -419,7 +428,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[*SWITCHING_MUTUALLY_EXCLUSIVE, ("path", "conf_dir")],
+        mutually_exclusive=SWITCHING_MUTUALLY_EXCLUSIVE,
         required_if=SWITCHING_REQUIRED_IF,
         supports_check_mode=True,
     )

@@ -23,6 +23,15 @@ extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
   - switchyard.bluegreen.attributes.info_module
+attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.nginx) (options of the nginx modules, such as O(nginx_conf)) or
+        C(group/switchyard.bluegreen.bluegreen) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.nginx
 options:
   name:
     description: Upstream name; reads C(<conf_dir>/bluegreen_<name>.conf).
@@ -32,8 +41,8 @@ options:
     type: path
   conf_dir:
     description:
-      - Directory searched for managed files (files without the metadata line are skipped): C(*.conf) and, for
-        Debian's C(sites-enabled/*) layout, C(bluegreen_*) files.
+      - Directory searched for managed files, C(*.conf) and (for Debian's C(sites-enabled/*) layout)
+        C(bluegreen_*); files without the metadata line are skipped.
       - Default C(<directory of nginx_conf>/conf.d) when O(nginx_conf) is set, else C(/etc/nginx/conf.d), the same
         default as M(switchyard.bluegreen.nginx_upstream) uses for its file.
     type: path
@@ -57,6 +66,12 @@ options:
   nginx_prefix:
     description: nginx's prefix (C(-p)), used with O(check_included=true).
     type: path
+  state_dir:
+    description:
+      - The state directory of M(switchyard.bluegreen.nginx_upstream), where it keeps each file's backup;
+        reported per upstream as RV(upstreams.backup_file).
+    type: path
+    default: /var/lib/switchyard/nginx
 seealso:
   - module: switchyard.bluegreen.nginx_upstream
 """
@@ -153,6 +168,9 @@ upstreams:
     consistent:
       description: The upstream blocks are exactly what the metadata describes (false after a manual edit).
       type: bool
+    backup_file:
+      description: The backup of the previous file in O(state_dir) (null when there is none).
+      type: str
     included:
       description: nginx loads this file (only with O(check_included=true)).
       type: bool
@@ -174,6 +192,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.proces
     included_files,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import (  # noqa: E402
+    DEFAULT_STATE_DIR,
     FILE_PREFIX,
     FORMAT,
     default_conf_dir,
@@ -181,6 +200,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec i
     describe,
     validate_name,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base  # noqa: E402
 
 
 def _mark_included(module, upstreams):
@@ -223,12 +243,16 @@ def main():
             "nginx_binary": {"type": "str", "default": "nginx"},
             "nginx_conf": {"type": "path"},
             "nginx_prefix": {"type": "path"},
+            "state_dir": {"type": "path", "default": DEFAULT_STATE_DIR},
         },
         mutually_exclusive=[("name", "path")],
         supports_check_mode=True,
     )
     try:
         upstreams = _read(module.params)
+        for info in upstreams.values():
+            backup = state_base(module.params["state_dir"], info["path"]) + ".previous"
+            info["backup_file"] = backup if os.path.exists(backup) else None
         if module.params["check_included"]:
             _mark_included(module, upstreams)
     except SwitchyardError as exc:

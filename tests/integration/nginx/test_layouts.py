@@ -258,9 +258,11 @@ def test_weights_split_the_traffic(site: Site):
 
 
 def test_preview_points_at_the_idle_colour(site: Site):
-    result = site.run(active="blue", preview=True)
+    # preview_colour: the deprecated spelling of preview_color still works, with a deprecation warning.
+    result = site.run(active="blue", preview=True, preview_colour="green")
     assert not result.failed, result
     assert result["preview"] == "green"
+    assert "preview_colour" in str(result.get("deprecations")), result
     site.nginx.add_site(site.case.preview_site, PREVIEW_SITE.replace("@NAME@", site.case.name), "preview")
     reloaded = site.nginx.command("-s", "reload")
     assert reloaded.returncode == 0, reloaded.stderr
