@@ -24,7 +24,8 @@ docs/route53_switch.md):
 - Alias DNS names are answered lowercased with a trailing dot.
 
 Faults are queued per operation (``inject``): an AWS error answer (``Throttling``,
-``PriorRequestNotComplete``, ``AccessDenied``, ``ServiceUnavailable``), ``apply_then_drop``
+``PriorRequestNotComplete``, ``AccessDenied``, ``ServiceUnavailable``, or ``InvalidChangeBatch``
+in AWS's <InvalidChangeBatch><Messages> form), ``apply_then_drop``
 (the batch is applied, then the connection is closed without an answer, as a read timeout
 or a lost answer looks to the client), ``hang_then_drop`` (applied, answer held
 ``hang_seconds``, then dropped), ``drop`` (closed before anything is applied) and ``pending``
@@ -59,6 +60,9 @@ ERRORS = {
     "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unavailable, please try again later"),
 }
 DROPS = ("apply_then_drop", "hang_then_drop", "drop")
+# AWS's own refusal body, for checking that the client reads its <Messages>.
+REFUSALS = {"InvalidChangeBatch": ["Tried to create resource record set [name='api.example.com.', type='A', "
+                                   "set-identifier='green'] but it already exists"]}
 
 OPERATIONS = (
     ("POST", re.compile(r"/hostedzone/[^/]+/rrset$"), "ChangeResourceRecordSets"),
@@ -273,6 +277,9 @@ class StrictRoute53:
                     self._reply(status, {"Content-Type": "text/xml"}, error_xml(code, message.format(
                         operation=operation)))
                     return
+                if action in REFUSALS:
+                    self._reply(400, {"Content-Type": "text/xml"}, invalid_change_batch_xml(REFUSALS[action]))
+                    return
                 if action == "drop":
                     self.close_connection = True
                     return
@@ -324,7 +331,7 @@ class StrictRoute53:
 
     def inject(self, operation: str, *actions: str) -> None:
         """Queue answers for the next calls of ``operation`` (ERRORS names, DROPS, or "pending")."""
-        unknown = [a for a in actions if a not in ERRORS and a not in DROPS and a != "pending"]
+        unknown = [a for a in actions if a not in ERRORS and a not in DROPS and a not in REFUSALS and a != "pending"]
         if unknown:
             raise ValueError(f"unknown faults {unknown}")
         with self.lock:

@@ -18,8 +18,11 @@ class Route53Env:
         import boto3  # noqa: PLC0415 - only where moto runs
 
         self.server = server
-        self.client = boto3.client("route53", endpoint_url=server.url, region_name="us-east-1",
-                                   aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET)
+        # State is arranged straight in moto (moto_url): shapes AWS would refuse must be arrangeable.
+        # The module under test gets the strict double's url (server.url).
+        self.client = boto3.client("route53", endpoint_url=getattr(server, "moto_url", server.url),
+                                   region_name="us-east-1", aws_access_key_id=DUMMY_KEY,
+                                   aws_secret_access_key=DUMMY_SECRET)
         self.conn = {"endpoint_url": server.url, "access_key": DUMMY_KEY, "secret_key": DUMMY_SECRET}
 
     def zone(self, name: str = "example.com", private: bool = False) -> str:
