@@ -21,7 +21,7 @@ options:
   profile:
     description:
       - Named profile from the AWS config and credentials files.
-      - Given as an option, only this profile is used: AWS credentials in the environment (E(AWS_ACCESS_KEY_ID),
+      - Given as an option, only this profile is used; AWS credentials in the environment (E(AWS_ACCESS_KEY_ID),
         E(AWS_SECRET_ACCESS_KEY), E(AWS_SESSION_TOKEN)) are ignored, as botocore does for an explicit profile.
       - Mutually exclusive with O(access_key), O(secret_key) and O(session_token).
       - Without the option, E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) is used when the environment has no keys.

@@ -26,7 +26,7 @@ description:
     with O(idle_record=keep) the inactive colours keep a record set with weight V(0), ready for the next switch.
     With O(routing=simple) a single record points at the active colour's target.
   - Idempotent on values compared the way Route53 compares them. Alias DNS names compare without case and trailing
-    dot only (a C(dualstack.) prefix is part of the name: an V(AAAA) alias to a load balancer needs it); hosted
+    dot only (a C(dualstack.) prefix is part of the name; an V(AAAA) alias to a load balancer needs it); hosted
     zone ids case-insensitively; values in any order. A re-run of the same switch reads the record, reports
     C(changed=false) and sends no change.
   - Everything is validated locally before any change is sent (weights 0-255 and not all zero, IPv4/IPv6 values,
