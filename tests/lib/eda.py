@@ -4,6 +4,7 @@
   access log the bluegreen_watch source reads (log_format switchyard_bluegreen).
 - ``LoadClient``: a bounded load (fixed rate, new connection per request, stops when told) that
   records when each request was sent, its status and which colour answered.
+- ``EdaLab``: all of it together around one app: backends, nginx, managed file, inventory, vars.
 - ``Rulebook``: ``ansible-rulebook`` with the collection on ANSIBLE_COLLECTIONS_PATH and the
   venv's bin on PATH (it calls ansible-galaxy and ansible-playbook); its output is kept, line by
   line with the time each arrived, for assertions.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -22,10 +24,27 @@ import threading
 import time
 from pathlib import Path
 
-from .ports import LOOPBACK
+from .backends import ColourBackend
+from .nginx import LoopbackNginx
+from .ports import LOOPBACK, free_port
+
+APP = "shop"
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = Path(os.environ.get("SWITCHYARD_BUILD", REPO / "build")) / "collections"
 
 BIN = Path(sys.executable).parent
 RULEBOOK_BINARY = BIN / "ansible-rulebook"
+
+
+def _watch():
+    """The collection's bluegreen_watch source module (its log format and metadata reader)."""
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    from ansible_collections.switchyard.bluegreen.extensions.eda.plugins.event_source import (  # noqa: PLC0415
+        bluegreen_watch,
+    )
+
+    return bluegreen_watch
 
 
 def rulebook_available() -> str | None:
@@ -171,3 +190,94 @@ class Rulebook:
             self.proc.wait(timeout=10)
         if self._reader is not None:
             self._reader.join(timeout=5)
+
+
+class EdaLab:
+    """Backends, nginx with the managed upstream and the watched site, inventory and rulebook vars.
+
+    ``times``: interval, window, bad_windows, min_requests of the source. Without ``rulebook``
+    nothing watches (the benchmark's "without automatic rollback" run).
+    """
+
+    def __init__(self, tmp_path: Path, times: dict, rulebook: bool = True):
+        self.tmp = tmp_path
+        self.blue = ColourBackend("blue", "1.0.0").start()
+        self.green = ColourBackend("green", "2.0.0").start()
+        self.nginx = LoopbackNginx(tmp_path / "nginx")
+        self.managed = self.nginx.conf_d / f"bluegreen_{APP}.conf"
+        self.access_log = tmp_path / "bluegreen.log"
+        self.pools = {"blue": [self.blue.address], "green": [self.green.address]}
+        result = self.switch("blue", reload=False)
+        if result.failed:
+            raise RuntimeError(f"nginx_upstream could not write the managed file: {dict(result)}")
+        self.port = free_port()
+        (self.nginx.sites / "watched.conf").write_text(watched_site(
+            f"{LOOPBACK}:{self.port}", APP, self.access_log,
+            _watch().NGINX_LOG_FORMAT, _watch().NGINX_LOG_FORMAT_NAME))
+        self.nginx.ports["watched"] = self.port
+        self.nginx.start()
+        self.inventory = tmp_path / "inventory.json"
+        self.inventory.write_text(json.dumps({"all": {
+            "vars": {"bluegreen_app_name": APP, "bluegreen_pools": self.pools},
+            "children": {"bluegreen_lb": {"hosts": {"lb0": {
+                "ansible_connection": "local",
+                "switch_nginx_conf": str(self.nginx.main_conf),
+                "switch_nginx_config_dir": str(self.nginx.conf_d),
+                "switch_nginx_binary": self.nginx.module_args()["nginx_binary"],
+                "switch_verify_urls": [f"http://{LOOPBACK}:{self.port}/"],
+            }}}},
+        }}))
+        self.vars_file = tmp_path / "vars.json"
+        self.vars_file.write_text(json.dumps({
+            "bluegreen_watch_router": "nginx",
+            "bluegreen_watch_managed_file": str(self.managed),
+            "bluegreen_watch_access_log": str(self.access_log),
+            "bluegreen_watch_interval": times["interval"],
+            "bluegreen_watch_window": times["window"],
+            "bluegreen_watch_period": 600,
+            "bluegreen_max_error_rate": 0.05,
+            "bluegreen_max_p95_ms": 1000,
+            "bluegreen_min_requests": times["min_requests"],
+            "bluegreen_bad_windows": times["bad_windows"],
+        }))
+        self.load: LoadClient | None = None
+        self.rulebook = Rulebook("switchyard.bluegreen.auto_rollback", self.inventory, self.vars_file,
+                                 COLLECTIONS, REPO) if rulebook else None
+
+    def switch(self, colour: str, reload: bool = True):
+        from tests.conftest import execute_module  # noqa: PLC0415 - runs the module as Ansible would
+
+        return execute_module("nginx_upstream", {
+            "name": APP, "pools": self.pools, "active": colour, "path": str(self.managed), "reload": reload,
+            **self.nginx.module_args(),
+        })
+
+    def start_and_switch(self, rate: float = 40.0) -> float:
+        """Load on, the rulebook (when there is one) watching blue, then the switch to green; returns its time."""
+        self.load = LoadClient(self.port, rate=rate).start()
+        if self.rulebook is not None:
+            self.rulebook.start()
+            if not self.rulebook.wait_for(r"bluegreen_watch decision: blue live", timeout=90):
+                raise RuntimeError("ansible-rulebook did not start watching:\n" + self.rulebook.output[-4000:])
+        result = self.switch("green")
+        if result.failed:
+            raise RuntimeError(f"the switch to green failed: {dict(result)}")
+        self.nginx.wait_until_settled()
+        return time.time()
+
+    def live_in_metadata(self) -> str | None:
+        return (_watch().read_metadata(str(self.managed), "nginx") or {}).get("active")
+
+    def router_colours(self, count: int = 10) -> dict[str, int]:
+        return self.nginx.colour_counts("watched", count)
+
+    def close(self) -> None:
+        if self.load is not None:
+            self.load.stop()
+        if self.rulebook is not None:
+            self.rulebook.stop()
+            # Kept for diagnosis: the rulebook's whole output.
+            (self.tmp / "rulebook.log").write_text(self.rulebook.output)
+        self.nginx.stop()
+        self.blue.stop()
+        self.green.stop()
