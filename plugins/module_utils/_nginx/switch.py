@@ -188,6 +188,8 @@ class UpstreamSwitch(ManagedFileSwitch):
                 self.warnings.append(self._pending_reason("would be reloaded"))
             if legacy:
                 self.warnings.append(self._legacy_reason("would be moved"))
+            if spec is not None and (new_text is not None or adoptions):
+                self._predict(spec)
         if (new_text is None and not pending and not adoptions and not legacy) or self.module.check_mode:
             result.update(_summary(spec, metadata, old_metadata))
             return self._finish(start, result)
@@ -391,6 +393,46 @@ class UpstreamSwitch(ManagedFileSwitch):
                 keep_backup(self.module, adoption.snapshot, keep)
             write_atomic(self.module, adoption.path, adoption.new_text.encode("utf-8", errors="surrogateescape"))
 
+    def _predict(self, spec):
+        """Check mode: fail now, with the real run's message, where ``nginx -T`` already tells it would fail.
+
+        Reads the running configuration (``nginx -T`` only reads); knowable without writing: an
+        upstream of this name elsewhere (without adopt), a path no include loads, options the
+        including context does not have.
+        """
+        try:
+            dump = self._dump()
+        except NginxError as exc:
+            if exc.lines:
+                raise SwitchError(
+                    f"{exc} (check mode: nginx's configuration does not pass its test already, so the run would "
+                    "fail; nothing was written): " + " | ".join(exc.lines),
+                    nginx_errors=exc.lines,
+                ) from None
+            # The program cannot run (check mode does not require it): nothing more to predict.
+            self.warnings.append(f"check mode could not run nginx -T ({exc}): failures nginx would report are not "
+                                 "predicted")
+            return
+        config = self._config(dump)
+        if not self.adopt:
+            found = self._foreign_definitions(config, self._names(spec))
+            if found:
+                raise SwitchError(
+                    f"duplicate upstream \"{found[0].args[0]}\" (check mode, nothing was written)"
+                    + self._already_defined(found)
+                )
+        try:
+            self._check_loaded(spec, dump, loaders_only=True)
+        except SwitchError as exc:
+            raise SwitchError(f"{exc} (check mode, nothing was written)") from None
+
+    def _already_defined(self, found):
+        places = ", ".join(f"upstream {directive.args[0]} in {directive.where}" for directive in found)
+        return (
+            f"; already defined: {places}. Set adopt: true to move that definition into {self.path} "
+            "(the rest of that file is kept byte for byte)"
+        )
+
     def _duplicate_hint(self, spec, exc):
         """After a 'duplicate upstream' refusal: where the other definition is, and that adopt takes it over."""
         if spec is None or self.adopt or not any("duplicate upstream" in line for line in exc.lines):
@@ -400,13 +442,7 @@ class UpstreamSwitch(ManagedFileSwitch):
         except NginxError:
             return ""
         found = self._foreign_definitions(config, self._names(spec))
-        if not found:
-            return ""
-        places = ", ".join(f"upstream {directive.args[0]} in {directive.where}" for directive in found)
-        return (
-            f"; already defined: {places}. Set adopt: true to move that definition into {self.path} "
-            "(the rest of that file is kept byte for byte)"
-        )
+        return self._already_defined(found) if found else ""
 
     # --- reload-pending marker ---------------------------------------------------------------
 
@@ -493,8 +529,12 @@ class UpstreamSwitch(ManagedFileSwitch):
         result["reloaded_at"] = now_iso_ms()
         return old_workers
 
-    def _check_loaded(self, spec, dump):
-        """The managed file is loaded, in a context its options fit, and no auxiliary file can be."""
+    def _check_loaded(self, spec, dump, loaders_only=False):
+        """The managed file is loaded, in a context its options fit, and no auxiliary file can be.
+
+        ``loaders_only``: the file may not exist yet (check mode), so an include pattern that would
+        load it counts as loaded.
+        """
         config = self._config(dump)
         auxiliary = [self.backup_path, self.pending_path, self.lock_file,
                      os.path.join(os.path.dirname(self.path), f".{os.path.basename(self.path)}.XXXXXXXX.tmp")]
@@ -508,7 +548,8 @@ class UpstreamSwitch(ManagedFileSwitch):
         if spec is None:
             return
         included = {os.path.realpath(name) for name in included_files(dump)}
-        if os.path.realpath(self.path) not in included:
+        loaded = os.path.realpath(self.path) in included or (loaders_only and config.loaders(self.path))
+        if not loaded:
             context = "stream" if config.main_blocks("stream") and not config.main_blocks("http") else "http"
             raise SwitchError(_include_hint(self.path, dump, context))
         if config.context_of(self.path) == "stream":

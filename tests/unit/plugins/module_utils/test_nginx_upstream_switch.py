@@ -144,11 +144,54 @@ def test_check_mode_predicts_and_touches_nothing(target):
     nginx = FakeNginx(target)
     result = run(target, nginx, desired("green"), check_mode=True)
     assert result["changed"]
-    assert nginx.calls == []
+    # Check mode only reads nginx's configuration (nginx -T), to predict what nginx would refuse.
+    assert nginx.calls == ["dump"]
     assert read(target) == before
     assert "server 10.0.1.1:80;" in result["diff"]["after"]
     assert not os.path.exists(os.path.join(os.path.dirname(target), ".bluegreen_shop.conf.lock"))
     assert not os.path.exists(state_dir(target))
+
+
+def test_check_mode_predicts_what_nginx_would_refuse(target):
+    write_initial(target)
+    with pytest.raises(sw.SwitchError, match=r"is not included by nginx's configuration.*check mode, nothing was"):
+        run(target, FakeNginx(target, included=False), desired("green"), check_mode=True)
+    with pytest.raises(sw.SwitchError, match=r"does not pass its test already") as caught:
+        run(target, FakeNginx(target, errors=["nginx: [emerg] bad"]), desired("green"), check_mode=True)
+    assert caught.value.nginx_errors == ["nginx: [emerg] bad"]
+    assert not os.path.exists(state_dir(target))
+
+
+class DumpNginx(FakeNginx):
+    """A stand-in whose nginx -T shows given files (path -> text) after the main file."""
+
+    def __init__(self, path, files, **kwargs):
+        super().__init__(path, **kwargs)
+        self.files = files
+
+    def dump(self):
+        self.calls.append("dump")
+        files = dict(self.files)
+        texts = {"/etc/nginx/nginx.conf": files.pop("__main__", ""), **files}
+        if os.path.exists(self.path):
+            texts.setdefault(self.path, read(self.path))
+        return "".join(f"# configuration file {name}:\n{text}\n" for name, text in texts.items())
+
+
+def test_check_mode_names_a_duplicate_upstream_with_file_and_line(target, tmp_path):
+    site = str(tmp_path / "site")
+    main = f"http {{ include {site}; include {os.path.dirname(target)}/*.conf; }}\n"
+    nginx = DumpNginx(target, {"__main__": main, site: "# mine\nupstream shop { server 10.9.9.9:80; }\n"})
+    with pytest.raises(sw.SwitchError) as caught:
+        run(target, nginx, desired("green"), check_mode=True)
+    assert f"upstream shop in {site}:2" in str(caught.value) and "adopt: true" in str(caught.value)
+
+
+def test_stream_context_refuses_http_only_options(target):
+    main = f"stream {{ include {os.path.dirname(target)}/*.conf; }}\n"
+    nginx = DumpNginx(target, {"__main__": main})
+    with pytest.raises(sw.SwitchError, match=r"included in stream \{ \}.*no keepalive"):
+        run(target, nginx, desired("green", keepalive=8), check_mode=True)
 
 
 @pytest.mark.parametrize(("nginx_kwargs", "message"), [
