@@ -7,7 +7,10 @@
 Both run through ansible-playbook against moto_server on 127.0.0.1, behind a small counting proxy
 (also on 127.0.0.1) that logs every API call and, right after each ChangeResourceRecordSets, reads
 the record's weights straight from moto (not counted): the states a resolver could be handed
-between two calls.
+between two calls. Between the counting proxy and moto sits the strict Route53 double
+(tests/lib/route53_double.py), which applies each batch the way AWS does (exact-match DELETE,
+all or nothing); moto alone refuses a CREATE identical to one in its change journal, which
+route53_switch's guarded DELETE + CREATE batches repeat on every second switch.
 
 The proxy can also answer the way AWS does for alias targets (``aws_alias_form``): AWS returns
 an alias DNSName lowercased with a trailing dot, whatever was sent; moto returns it as sent.
@@ -27,6 +30,11 @@ from pathlib import Path
 import boto3
 import methods
 import servers
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from tests.lib.route53_double import StrictRoute53  # noqa: E402
 
 ZONE = "bench.example"
 RECORD = f"app.{ZONE}"
@@ -159,7 +167,9 @@ def run(workdir, count, log):
                                                    "Weight": 100 if colour == "blue" else 0, "TTL": 60,
                                                    "ResourceRecords": [{"Value": value}]}}
         for colour, value in VALUES.items()]})
-    proxy = CountingProxy(moto_port, lambda: weights_of(direct, zone_id))
+    double = StrictRoute53(f"http://127.0.0.1:{moto_port}").start()
+    double.aws_alias_form = False  # the counting proxy decides per mode (moto's answers vs AWS's form)
+    proxy = CountingProxy(int(double.url.rsplit(":", 1)[1]), lambda: weights_of(direct, zone_id))
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     inventory = workdir / "inventory.yml"
@@ -221,6 +231,7 @@ def run(workdir, count, log):
                 log(f"  alias re-run ({mode}) {tool}: {outcomes}")
     finally:
         proxy.shutdown()
+        double.stop()
         moto.terminate()
         moto.wait(timeout=10)
     return results

@@ -87,7 +87,8 @@ def main() -> None:
     sys.path.insert(0, str(COLLECTIONS))
     import boto3  # noqa: PLC0415
 
-    from ansible_collections.switchyard.bluegreen.plugins.module_utils import _aws, _route53  # noqa: PLC0415
+    from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws import connection as _aws  # noqa: PLC0415
+    from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import switch as _route53  # noqa: PLC0415
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -35,8 +35,11 @@ operation and records which access key id signed each one (never the secret).
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import json
 import re
+import signal
 import threading
 import time
 import uuid
@@ -45,7 +48,10 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .ports import LOOPBACK
+try:
+    from .ports import LOOPBACK
+except ImportError:  # run as a script (python tests/lib/route53_double.py --moto-url ...)
+    LOOPBACK = "127.0.0.1"
 
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -247,7 +253,7 @@ def _check_sets(final: dict, touched: set, private_zone: bool) -> list:
 class StrictRoute53:
     """The double; ``url`` is what the module under test gets as endpoint_url."""
 
-    def __init__(self, moto_url: str, hang_seconds: float = 2.0):
+    def __init__(self, moto_url: str, hang_seconds: float = 2.0, port: int = 0):
         import boto3  # noqa: PLC0415 - only where moto runs
 
         target = urlsplit(moto_url)
@@ -256,6 +262,8 @@ class StrictRoute53:
         self.moto = boto3.client("route53", endpoint_url=moto_url, region_name="us-east-1",
                                  aws_access_key_id="double", aws_secret_access_key="double-secret")  # noqa: S106 - moto
         self.hang_seconds = hang_seconds
+        # Answer alias DNS names the way AWS does (lowercased, trailing dot); off to see moto's own answers.
+        self.aws_alias_form = True
         self.batch_lock = threading.Lock()
         self.lock = threading.Lock()
         self.clear()
@@ -288,7 +296,7 @@ class StrictRoute53:
                     status, headers, payload = double._change(self.path, body)
                 else:
                     status, headers, payload = double._forward(self.command, self.path, self.headers, body)
-                if operation == "ListResourceRecordSets" and status == 200:
+                if operation == "ListResourceRecordSets" and status == 200 and double.aws_alias_form:
                     payload = _aws_alias_form(payload)
                 pending = action == "pending" or (operation == "ChangeResourceRecordSets" and double.submit_pending)
                 if pending:
@@ -311,7 +319,7 @@ class StrictRoute53:
 
             do_GET = do_POST = do_DELETE = do_PUT = _handle  # noqa: N815 (http.server naming)
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
         self._server.daemon_threads = True
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="route53-double", daemon=True)
@@ -446,3 +454,22 @@ def _aws_alias_form(payload: bytes) -> bytes:
         name = match.group(1).decode().lower()
         return f"<DNSName>{name if name.endswith('.') else name + '.'}</DNSName>".encode()
     return re.sub(rb"<DNSName>([^<]*)</DNSName>", fix, payload)
+
+
+def main(argv=None) -> None:
+    """Serve the double in front of a running moto_server until SIGTERM/SIGINT (for Molecule, the benchmark)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moto-url", required=True, help="moto_server's URL, e.g. http://127.0.0.1:5000")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    options = parser.parse_args(argv)
+    double = StrictRoute53(options.moto_url, port=options.port).start()
+    print(json.dumps({"url": double.url}), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    double.stop()
+
+
+if __name__ == "__main__":
+    main()
