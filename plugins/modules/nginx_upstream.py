@@ -40,8 +40,10 @@ attributes:
     support: full
     details:
       - Predicts C(changed), returns the diff, and takes no lock and writes nothing.
-      - It runs no nginx command, except C(nginx -T) (read-only) with O(adopt=true), to find the upstream
-        to adopt and show the change of that file in the diff.
+      - It runs one read-only C(nginx -T) and fails, with the real run's message, where nginx would refuse the
+        change (an upstream of that name elsewhere without O(adopt), a path no include loads, options the
+        including context does not have, a configuration that fails its test already). With O(adopt=true) the
+        diff shows the adopted file's change too.
   diff_mode:
     support: full
     details:

@@ -48,7 +48,8 @@ options:
     type: path
   check_included:
     description:
-      - Also run C(nginx -T) once and report per upstream whether nginx loads the file (C(included)).
+      - Also run C(nginx -T) once and report per upstream whether nginx loads the file (C(included)), and which
+        server blocks are C(default_server) (RV(default_servers)).
       - Fails when nginx's configuration does not pass the test.
     type: bool
     default: false
@@ -93,6 +94,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+default_servers:
+  description:
+    - The C(listen) directives with C(default_server) that nginx loads, from C(nginx -T) (with O(check_included=true)).
+    - The nginx role uses it to never take C(default_server) from a site that already has it.
+  returned: when O(check_included=true)
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file of the directive.
+      type: str
+    line:
+      description: Its line.
+      type: int
+    listen:
+      description: The address (first argument of C(listen)).
+      type: str
+    port:
+      description: The port (80 when the address has none; null for a unix socket).
+      type: int
+  sample: [{"path": "/etc/nginx/sites-enabled/default", "line": 22, "listen": "80", "port": 80}]
 upstreams:
   description: Managed upstreams by name.
   returned: always
@@ -186,6 +208,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.error
     fail_module,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.managed import read_managed  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.config import Config  # noqa: E402
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import (  # noqa: E402
     Nginx,
     NginxError,
@@ -203,8 +226,21 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec i
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base  # noqa: E402
 
 
+def default_servers(config):
+    """The ``listen ... default_server`` directives nginx loads, with file, line and port."""
+    found = []
+    for directive in config.find("listen", "server"):
+        if not directive.args or not ({"default_server", "default"} & set(directive.args[1:])):
+            continue
+        address = directive.args[0]
+        port = address if address.isdigit() else address.rsplit(":", 1)[-1] if ":" in address else "80"
+        found.append({"path": directive.path, "line": directive.line, "listen": address,
+                      "port": int(port) if port.isdigit() else None})
+    return found
+
+
 def _mark_included(module, upstreams):
-    """Add ``included``: whether ``nginx -T`` lists the file among those it loads."""
+    """Add ``included``: whether ``nginx -T`` lists the file among those it loads; returns the default servers."""
     binary = module.params["nginx_binary"]
     if not os.path.isabs(binary):
         binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/sbin"])
@@ -215,6 +251,7 @@ def _mark_included(module, upstreams):
     loaded = {os.path.realpath(name) for name in included_files(dump)}
     for info in upstreams.values():
         info["included"] = os.path.realpath(info["path"]) in loaded
+    return default_servers(Config(dump, module.params["nginx_prefix"]))
 
 
 def _read(params):
@@ -253,11 +290,12 @@ def main():
         for info in upstreams.values():
             backup = state_base(module.params["state_dir"], info["path"]) + ".previous"
             info["backup_file"] = backup if os.path.exists(backup) else None
+        extra = {}
         if module.params["check_included"]:
-            _mark_included(module, upstreams)
+            extra["default_servers"] = _mark_included(module, upstreams)
     except SwitchyardError as exc:
         fail_module(module, exc)
-    module.exit_json(changed=False, upstreams=upstreams)
+    module.exit_json(changed=False, upstreams=upstreams, **extra)
 
 
 if __name__ == "__main__":
