@@ -15,6 +15,11 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.argspec import (
+    server_option_duration,
+    server_option_int,
+    server_option_items,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import InputError
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (
     is_int,
@@ -70,27 +75,13 @@ def preview_name(name):
 
 
 def validate_server_options(options):
+    """nginx's server parameters, checked with the shared server_options helpers (same messages for every router)."""
     clean = {}
-    for key, given in (options or {}).items():
-        if key in SERVER_OPTION_HINTS:
-            raise UpstreamError(f"server_options.{key} is not allowed: {SERVER_OPTION_HINTS[key]}")
-        if key not in SERVER_OPTION_KEYS:
-            raise UpstreamError(
-                "server_options.{} is not a known server parameter; use {}".format(key, ", ".join(SERVER_OPTION_KEYS))
-            )
-        if given is None:
-            continue
-        value = given
+    for key, given in server_option_items(options, SERVER_OPTION_KEYS, SERVER_OPTION_HINTS):
         if key == "fail_timeout":
-            text = str(value) if is_int(value) else value
-            if not isinstance(text, str) or not DURATION_RE.match(text):
-                raise UpstreamError(f"server_options.fail_timeout={value!r}: use a duration such as 10, 10s or 500ms")
-            clean[key] = text
+            clean[key] = server_option_duration(key, given, DURATION_RE, "use a duration such as 10, 10s or 500ms")
         else:
-            value = int(given) if isinstance(given, str) and given.isdigit() else given
-            if not is_int(value) or value < 0:
-                raise UpstreamError(f"server_options.{key}={value!r}: use an integer >= 0")
-            clean[key] = value
+            clean[key] = server_option_int(key, given, 0)
     return clean
 
 
