@@ -25,6 +25,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.chan
     REFUSAL_CODES,
     register_error_parser,
     submit,
+    truncate_comment,
     wait_insync,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.plan import (
@@ -67,10 +68,10 @@ def _old_ttl(sets: list) -> int:
 
 
 def _comment(spec: Spec, weights) -> str:
-    if weights is None:
-        return f"switchyard.bluegreen.route53_switch: {spec.record} {spec.type} simple -> {spec.active}"
-    shares = ", ".join(f"{c}={w}" for c, w in weights.items())
-    return f"switchyard.bluegreen.route53_switch: {spec.record} {spec.type} weighted {shares}"
+    """The batch's Comment, cut to Route53's 256 characters, so change_batch is exactly what is sent."""
+    what = (f"simple -> {spec.active}" if weights is None
+            else "weighted " + ", ".join(f"{c}={w}" for c, w in weights.items()))
+    return truncate_comment(f"switchyard.bluegreen.route53_switch: {spec.record} {spec.type} {what}")
 
 
 def _describe_sets(sets: list) -> str:

@@ -86,8 +86,9 @@ def test_long_comment_is_truncated_to_what_aws_accepts(strict, run_module):
     result = run_module("route53_switch", args(strict, targets=long_targets, active="g" * 100))
     assert not result.failed, result
     assert strict.server.double.refused == []
-    assert len(result["change_batch"]["Comment"]) > 256  # the result keeps the full text ...
-    # ... and the double, which refuses a Comment over 256 characters like AWS, accepted the batch.
+    comment = result["change_batch"]["Comment"]  # exactly what was sent
+    assert len(comment) == 256 and comment.endswith("..."), comment
+    # The double, which refuses a Comment over 256 characters like AWS, accepted the batch.
     assert changes_seen(strict) == 1
 
 
