@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from .backends import ColourBackend
+from .haproxy import HAPROXY, LoopbackHaproxy
 from .nginx import LoopbackNginx
 from .ports import LOOPBACK, free_port
 
@@ -193,45 +194,69 @@ class Rulebook:
 
 
 class EdaLab:
-    """Backends, nginx with the managed upstream and the watched site, inventory and rulebook vars.
+    """Backends, a router with the app's managed file and traffic statistics, inventory and rulebook vars.
 
-    ``times``: interval, window, bad_windows, min_requests of the source. Without ``rulebook``
-    nothing watches (the benchmark's "without automatic rollback" run).
+    ``router``: ``nginx`` (a loopback nginx with the switchyard_bluegreen access log) or
+    ``haproxy`` (a loopback master-worker HAProxy with its admin socket). ``times``: interval,
+    window, bad_windows, min_requests of the source. Without ``rulebook`` nothing watches (the
+    benchmark's "without automatic rollback" run).
     """
 
-    def __init__(self, tmp_path: Path, times: dict, rulebook: bool = True):
+    def __init__(self, tmp_path: Path, times: dict, rulebook: bool = True, router: str = "nginx"):
         self.tmp = tmp_path
+        self.router = router
         self.blue = ColourBackend("blue", "1.0.0").start()
         self.green = ColourBackend("green", "2.0.0").start()
-        self.nginx = LoopbackNginx(tmp_path / "nginx")
-        self.managed = self.nginx.conf_d / f"bluegreen_{APP}.conf"
-        self.access_log = tmp_path / "bluegreen.log"
         self.pools = {"blue": [self.blue.address], "green": [self.green.address]}
-        result = self.switch("blue", reload=False)
-        if result.failed:
-            raise RuntimeError(f"nginx_upstream could not write the managed file: {dict(result)}")
-        self.port = free_port()
-        (self.nginx.sites / "watched.conf").write_text(watched_site(
-            f"{LOOPBACK}:{self.port}", APP, self.access_log,
-            _watch().NGINX_LOG_FORMAT, _watch().NGINX_LOG_FORMAT_NAME))
-        self.nginx.ports["watched"] = self.port
-        self.nginx.start()
+        self.nginx: LoopbackNginx | None = None
+        self.haproxy: LoopbackHaproxy | None = None
+        source = {"bluegreen_watch_router": router}
+        if router == "nginx":
+            self.nginx = LoopbackNginx(tmp_path / "nginx")
+            self.managed = self.nginx.conf_d / f"bluegreen_{APP}.conf"
+            access_log = tmp_path / "bluegreen.log"
+            self._first_switch()
+            self.port = free_port()
+            (self.nginx.sites / "watched.conf").write_text(watched_site(
+                f"{LOOPBACK}:{self.port}", APP, access_log,
+                _watch().NGINX_LOG_FORMAT, _watch().NGINX_LOG_FORMAT_NAME))
+            self.nginx.ports["watched"] = self.port
+            self.nginx.start()
+            router_vars = {
+                "switch_nginx_conf": str(self.nginx.main_conf),
+                "switch_nginx_config_dir": str(self.nginx.conf_d),
+                "switch_nginx_binary": self.nginx.module_args()["nginx_binary"],
+            }
+            source["bluegreen_watch_access_log"] = str(access_log)
+        else:
+            self.haproxy = LoopbackHaproxy(tmp_path / "haproxy", APP)
+            self.managed = self.haproxy.path
+            self._first_switch()
+            self.haproxy.start()
+            self.port = self.haproxy.port
+            router_vars = {
+                "bluegreen_router": "haproxy",
+                "switch_haproxy_config_dir": str(self.haproxy.conf_d),
+                "switch_haproxy_admin_socket": str(self.haproxy.socket),
+                "switch_haproxy_binary": HAPROXY,
+                "switch_haproxy_config": [str(self.haproxy.main_cfg), str(self.haproxy.conf_d)],
+                "switch_haproxy_reload_command": self.haproxy.reload_command(),
+                "switch_haproxy_drain_timeout": 2,
+            }
+            source["bluegreen_watch_admin_socket"] = str(self.haproxy.socket)
         self.inventory = tmp_path / "inventory.json"
         self.inventory.write_text(json.dumps({"all": {
             "vars": {"bluegreen_app_name": APP, "bluegreen_pools": self.pools},
             "children": {"bluegreen_lb": {"hosts": {"lb0": {
                 "ansible_connection": "local",
-                "switch_nginx_conf": str(self.nginx.main_conf),
-                "switch_nginx_config_dir": str(self.nginx.conf_d),
-                "switch_nginx_binary": self.nginx.module_args()["nginx_binary"],
                 "switch_verify_urls": [f"http://{LOOPBACK}:{self.port}/"],
+                **router_vars,
             }}}},
         }}))
         self.vars_file = tmp_path / "vars.json"
         self.vars_file.write_text(json.dumps({
-            "bluegreen_watch_router": "nginx",
+            **source,
             "bluegreen_watch_managed_file": str(self.managed),
-            "bluegreen_watch_access_log": str(self.access_log),
             "bluegreen_watch_interval": times["interval"],
             "bluegreen_watch_window": times["window"],
             "bluegreen_watch_period": 600,
@@ -244,13 +269,26 @@ class EdaLab:
         self.rulebook = Rulebook("switchyard.bluegreen.auto_rollback", self.inventory, self.vars_file,
                                  COLLECTIONS, REPO) if rulebook else None
 
-    def switch(self, colour: str, reload: bool = True):
+    def _first_switch(self) -> None:
+        """The managed file with blue live, written before the router starts (it loads the file)."""
+        result = self.switch("blue", first=True)
+        if result.failed:
+            raise RuntimeError(f"could not write the managed file: {dict(result)}")
+
+    def switch(self, colour: str, first: bool = False):
+        """Switch the router to `colour` with its module, as the switch role would."""
         from tests.conftest import execute_module  # noqa: PLC0415 - runs the module as Ansible would
 
-        return execute_module("nginx_upstream", {
-            "name": APP, "pools": self.pools, "active": colour, "path": str(self.managed), "reload": reload,
-            **self.nginx.module_args(),
-        })
+        if self.nginx is not None:
+            return execute_module("nginx_upstream", {
+                "name": APP, "pools": self.pools, "active": colour, "path": str(self.managed), "reload": not first,
+                **self.nginx.module_args(),
+            })
+        args = {"name": APP, "pools": self.pools, "active": colour, "drain_timeout": 2, "apply": not first,
+                **self.haproxy.module_args()}
+        if not first:
+            args["reload_command"] = self.haproxy.reload_command()
+        return execute_module("haproxy_backend", args)
 
     def start_and_switch(self, rate: float = 40.0) -> float:
         """Load on, the rulebook (when there is one) watching blue, then the switch to green; returns its time."""
@@ -262,14 +300,18 @@ class EdaLab:
         result = self.switch("green")
         if result.failed:
             raise RuntimeError(f"the switch to green failed: {dict(result)}")
-        self.nginx.wait_until_settled()
+        if self.nginx is not None:
+            self.nginx.wait_until_settled()
         return time.time()
 
     def live_in_metadata(self) -> str | None:
-        return (_watch().read_metadata(str(self.managed), "nginx") or {}).get("active")
+        return (_watch().read_metadata(str(self.managed), self.router) or {}).get("active")
 
     def router_colours(self, count: int = 10) -> dict[str, int]:
-        return self.nginx.colour_counts("watched", count)
+        """Which colour answered `count` requests through the router (nginx: X-App-Color, HAProxy: its server)."""
+        if self.nginx is not None:
+            return self.nginx.colour_counts("watched", count)
+        return self.haproxy.colour_counts(count)
 
     def close(self) -> None:
         if self.load is not None:
@@ -278,6 +320,9 @@ class EdaLab:
             self.rulebook.stop()
             # Kept for diagnosis: the rulebook's whole output.
             (self.tmp / "rulebook.log").write_text(self.rulebook.output)
-        self.nginx.stop()
+        if self.nginx is not None:
+            self.nginx.stop()
+        if self.haproxy is not None:
+            self.haproxy.stop()
         self.blue.stop()
         self.green.stop()

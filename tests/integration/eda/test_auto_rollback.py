@@ -38,8 +38,8 @@ pytestmark = pytest.mark.skipif(rulebook_available() is not None, reason=str(rul
 
 
 @pytest.fixture
-def lab(tmp_path):
-    box = EdaLab(tmp_path, TIMES)
+def lab(tmp_path, request):
+    box = EdaLab(tmp_path, TIMES, router=getattr(request, "param", "nginx"))
     yield box
     box.close()
 
@@ -50,6 +50,7 @@ def start_and_switch(lab: EdaLab) -> float:
     return switched
 
 
+@pytest.mark.parametrize("lab", ["nginx", "haproxy"], indirect=True)
 def test_bad_release_is_rolled_back_once(lab, record_property):
     switched = start_and_switch(lab)
     time.sleep(max(0.0, switched + TIMES["bad_after"] - time.time()))
@@ -86,7 +87,7 @@ def test_bad_release_is_rolled_back_once(lab, record_property):
     errors = len(lab.load.bad(went_bad))
     record_property("first_bad_to_blue_s", round(seconds, 2))
     record_property("failed_requests", errors)
-    print(f"\nEDA rollback ({'full' if FULL else 'reduced'}): first bad request -> traffic back on blue "
+    print(f"\nEDA rollback ({lab.router}, {'full' if FULL else 'reduced'}): first bad request -> traffic back on blue "
           f"{seconds:.2f} s; {errors} failed requests at 40 rps; rollback decision "
           f"{rollback[0] - first_bad:.2f} s after the first bad request")
 
