@@ -12,7 +12,7 @@ class ModuleDocFragment:
 options:
   region:
     description:
-      - AWS region used for signing requests. Route53 is a global service, so this rarely matters.
+      - AWS region used for signing requests. For a global service such as Route53 it rarely matters.
       - When O(endpoint_url) is set and no region is given, V(us-east-1) is used.
       - Falls back to the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variable, then to the boto3
         configuration of the profile.
@@ -59,7 +59,7 @@ options:
     aliases: [aws_endpoint_url]
   retry_mode:
     description:
-      - botocore retry mode for throttling and transient errors (including Route53's V(PriorRequestNotComplete)).
+      - botocore retry mode for throttling and transient errors (for example Route53's V(PriorRequestNotComplete)).
       - V(standard) retries with exponential backoff and jitter; V(adaptive) also slows the client down after
         throttling answers.
     type: str

@@ -451,7 +451,7 @@ def main():
     except SwitchyardError as exc:
         fail_module(module, exc, changed=exc.details.get("changed", False), api_calls=counter.summary())
     except (BotoCoreError, ClientError) as exc:
-        fail_module(module, aws_error(exc), changed=False, api_calls=counter.summary())
+        fail_module(module, aws_error(exc, "route53"), changed=False, api_calls=counter.summary())
     result["api_calls"] = counter.summary()
     module.exit_json(**result)
 

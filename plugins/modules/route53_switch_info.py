@@ -201,7 +201,7 @@ def main():
     except SwitchyardError as exc:
         fail_module(module, exc, api_calls=counter.summary())
     except (BotoCoreError, ClientError) as exc:
-        fail_module(module, aws_error(exc), api_calls=counter.summary())
+        fail_module(module, aws_error(exc, "route53"), api_calls=counter.summary())
     result["api_calls"] = counter.summary()
     module.exit_json(**result)
 

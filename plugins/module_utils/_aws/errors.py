@@ -38,15 +38,16 @@ def error_code(exc) -> str | None:
     return None
 
 
-def _describe_client_error(exc, service: str, operation: str | None, purpose: str | None) -> str:
+def _describe_client_error(exc, service: str | None, operation: str | None, purpose: str | None) -> str:
     err = exc.response.get("Error", {})
     code = err.get("Code", "Unknown")
     message = err.get("Message", "")
     op = exc.operation_name or operation or "Unknown"
     for_what = f" (needed {purpose})" if purpose else ""
     if code in ACCESS_DENIED_CODES:
+        permission = f"{service}:{op}" if service else f"for {op}"
         return (f"AWS denied {op}: {code}: {message}. The credentials in use lack the IAM permission "
-                f"{service}:{op}{for_what}; grant it to the role or user, or use other credentials.")
+                f"{permission}{for_what}; grant it to the role or user, or use other credentials.")
     if code in CREDENTIAL_CODES:
         return (f"AWS rejected the credentials on {op}: {code}: {message}. Check access_key/secret_key/"
                 "session_token or profile (or the AWS_* environment variables; see the credentials precedence "
@@ -59,8 +60,12 @@ def _describe_client_error(exc, service: str, operation: str | None, purpose: st
 
 
 def describe_error(  # noqa: PLR0911 - one early return per kind of botocore error reads best
-        exc, service: str = "route53", operation: str | None = None, purpose: str | None = None) -> str:
-    """One readable sentence for a botocore exception, naming the fix where there is one."""
+        exc, service: str | None = None, operation: str | None = None, purpose: str | None = None) -> str:
+    """One readable sentence for a botocore exception, naming the fix where there is one.
+
+    ``service`` is the IAM service prefix (``route53``, ``elasticloadbalancing``) used to name a
+    missing permission as ``service:Operation``.
+    """
     if isinstance(exc, WaiterError):
         last = exc.last_response or {}
         err = last.get("Error") or {}
@@ -85,7 +90,7 @@ def describe_error(  # noqa: PLR0911 - one early return per kind of botocore err
     return str(exc)
 
 
-def aws_error(exc, service: str = "route53", operation: str | None = None, purpose: str | None = None,
+def aws_error(exc, service: str | None = None, operation: str | None = None, purpose: str | None = None,
               **details) -> AwsError:
     """``AwsError`` for a botocore exception (raise it ``from exc``)."""
     return AwsError(describe_error(exc, service, operation, purpose), **details)
