@@ -328,3 +328,80 @@ def test_whole_switch_survives_prior_request_not_complete(no_backoff_sleep):
     assert summary["by_operation"] == {"ChangeResourceRecordSets": 1, "GetChange": 1,
                                        "ListHostedZonesByName": 1, "ListResourceRecordSets": 1}
     assert summary["total"] == 4 and summary["http_requests"] == 6
+
+
+# --------------------------------------------------------------- issue 15: what happens after a refused or lost batch
+
+
+def weighted_set(colour, weight, value):
+    return {"Name": "api.example.com.", "Type": "A", "SetIdentifier": colour, "Weight": weight, "TTL": 60,
+            "ResourceRecords": [{"Value": value}]}
+
+
+SPLIT = [weighted_set("blue", 100, "192.0.2.10"), weighted_set("green", 100, "192.0.2.20")]
+ROLLED_BACK = [weighted_set("blue", 100, "192.0.2.10"), weighted_set("green", 0, "192.0.2.20")]
+PROMOTED = [weighted_set("blue", 0, "192.0.2.10"), weighted_set("green", 100, "192.0.2.20")]
+REFUSED = ("Tried to delete resource record set [name='api.example.com.', type='A', set-identifier='green'] "
+           "but the values provided do not match the current values")
+
+
+def stub_split_reads(stubber, sets):
+    stubber.add_response("list_hosted_zones_by_name",
+                         {"HostedZones": [ZONE], "IsTruncated": False, "MaxItems": "100"})
+    stub_read_back(stubber, sets)
+
+
+def test_conflict_is_planned_again_from_the_live_record():
+    """Another run rolled back between this run's read and write: its guarded batch is refused, it re-plans."""
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_split_reads(stubber, SPLIT)
+        stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", REFUSED, 400)
+        stub_read_back(stubber, ROLLED_BACK)
+        stubber.add_response("change_resource_record_sets", change_info("INSYNC"))
+        result = switch(client, {**PARAMS, "wait": False})
+        stubber.assert_no_pending_responses()
+    assert result["changed"] is True and result["weights"] == {"blue": 0, "green": 100}
+    assert result["previous_weights"] == {"blue": 100, "green": 0}  # the state it re-planned from
+    deleted = [c["ResourceRecordSet"] for c in result["change_batch"]["Changes"] if c["Action"] == "DELETE"]
+    assert deleted == ROLLED_BACK
+    assert "planned again from the live record" in result["warnings"][0]
+
+
+def test_conflict_without_retry_fails_naming_the_live_state():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_split_reads(stubber, SPLIT)
+        stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", REFUSED, 400)
+        stub_read_back(stubber, ROLLED_BACK)
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, {**PARAMS, "retry_on_conflict": False})
+        stubber.assert_no_pending_responses()
+    assert caught.value.details["changed"] is False
+    assert "blue=100, green=0" in str(caught.value) and "nothing of it was applied" in str(caught.value)
+
+
+def test_refusal_of_a_batch_that_was_applied_is_success_with_a_warning():
+    """The first attempt was applied, its answer lost, botocore's retry refused: the read-back tells the truth."""
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_split_reads(stubber, ROLLED_BACK)
+        stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", REFUSED, 400)
+        stub_read_back(stubber, PROMOTED)
+        result = switch(client, PARAMS)
+        stubber.assert_no_pending_responses()
+    assert result["changed"] is True and result["change_id"] is None
+    assert result["propagation"]["based_on"] == "read_back" and result["propagation"]["settled_at"]
+    assert "ambiguous" in result["warnings"][0]
+
+
+def test_read_back_failure_says_the_outcome_is_unknown():
+    client = make_client()
+    with Stubber(client) as stubber:
+        stub_split_reads(stubber, ROLLED_BACK)
+        stubber.add_client_error("change_resource_record_sets", "ServiceUnavailable", "try later", 503)
+        stubber.add_client_error("list_resource_record_sets", "AccessDenied", "no", 403)
+        with pytest.raises(SwitchyardError) as caught:
+            switch(client, PARAMS)
+    assert caught.value.details["status"] == "UNKNOWN"
+    assert "whether the change was applied is unknown" in str(caught.value)
