@@ -56,6 +56,10 @@ except ImportError:  # run as a script (python tests/lib/route53_double.py --mot
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 MAX_COMMENT = 256
+# Limits of one ChangeResourceRecordSets request (API reference, ChangeResourceRecordSets, "limitations").
+MAX_CHANGES = 100
+MAX_RECORDS = 1000
+MAX_VALUE_CHARS = 32000
 
 ERRORS = {
     "Throttling": (400, "Throttling", "Rate exceeded"),
@@ -188,6 +192,10 @@ def check_batch(current: dict, changes: list, comment, private_zone: bool):
     if comment is not None and len(comment) > MAX_COMMENT:
         messages.append(f"1 validation error detected: Value at 'changeBatch.comment' failed to satisfy constraint: "
                         f"Member must have length less than or equal to {MAX_COMMENT}")
+    records = [r["Value"] for c in changes for r in c["ResourceRecordSet"].get("ResourceRecords") or []]
+    if len(changes) > MAX_CHANGES or len(records) > MAX_RECORDS or sum(map(len, records)) > MAX_VALUE_CHARS:
+        messages.append(f"the request exceeds Route53's limits: at most {MAX_CHANGES} changes, {MAX_RECORDS} "
+                        f"ResourceRecord elements and {MAX_VALUE_CHARS} characters of values")
     final = dict(current)
     touched = set()
     last_ttl = {}
