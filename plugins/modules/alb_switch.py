@@ -25,12 +25,12 @@ description:
     list (for example C(authenticate-oidc) before the forward) are passed back unchanged, their C(Order) included
     (an OIDC action is sent with C(UseExistingClientSecret), because AWS never returns the secret).
   - ELBv2 has no conditional write. The listener or rule is read again right before the write and must equal what
-    the plan was made from (else nothing is written), and read back after it: anything but exactly the planned
+    the plan was made from (else nothing is written), and read back after it; anything but exactly the planned
     result (another writer in between) fails the task with C(race=true), naming what is live.
   - Before the switch every colour that will get traffic must have at least one C(healthy) target
     (C(DescribeTargetHealth)); otherwise the task fails naming each target with its state and reason, and changes
     nothing. See O(require_healthy) and O(health_wait_timeout).
-  - Checked locally before any call, because the local emulator accepts them and AWS refuses them late: weights
+  - Checked locally before any call, because the local emulator accepts them and AWS refuses them late, namely weights
     0-999 and not all 0, at most 5 target groups, stickiness duration 1-604800 s, target groups in the load
     balancer's VPC, not used by another load balancer, HTTP/HTTPS or Lambda, ARNs of an Application Load Balancer.
   - Needs the IAM permissions C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners),
@@ -93,7 +93,7 @@ options:
   weights:
     description:
       - Colour to ALB weight (0-999); colours not given get V(0); at least one above V(0).
-      - Weights are relative: V(blue=9, green=1) sends about 10 % of new requests to green.
+      - Weights are relative. V(blue=9, green=1) sends about 10 % of new requests to green.
     type: dict
   stickiness:
     description:
@@ -189,7 +189,7 @@ options:
     type: int
     default: 900
 notes:
-  - Use O(region) (or E(AWS_REGION)): load balancers are regional.
+  - Load balancers are regional, so set O(region) (or E(AWS_REGION)).
   - One run switches one listener or rule. For an HTTP and an HTTPS listener, run it once per listener; each call
     is atomic on its own.
 seealso:
@@ -395,6 +395,7 @@ def main():
         module.warn(warning)
     result["api_calls"] = counter.summary()
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()
