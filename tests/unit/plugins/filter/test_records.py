@@ -56,8 +56,8 @@ def test_filter_module_exposes_every_filter():
 
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_color_versions_matches_the_expression_it_replaced(render, color):
-    assert records.color_versions(GROUPS, HOSTVARS, color) == render(OLD_VERSIONS, groups=GROUPS, hostvars=HOSTVARS,
-                                                                       color=color)
+    expected = render(OLD_VERSIONS, groups=GROUPS, hostvars=HOSTVARS, color=color)
+    assert records.color_versions(GROUPS, HOSTVARS, color) == expected
 
 
 def test_color_versions_of_a_colour():
