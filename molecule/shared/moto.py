@@ -8,7 +8,9 @@
 start: picks a free loopback port, starts build/venv/bin/moto_server there in its own
 session (it outlives this process and the Ansible task), waits until it answers,
 creates the hosted zone, turns on moto's request recorder (so the verifier can count
-the change batches the roles send), and writes DIR/moto.json {pid, port, endpoint_url,
+the change batches the roles send), puts the strict Route53 double (tests/lib/route53_double.py,
+which applies batches the way AWS does; moto alone refuses a repeated guarded CREATE) in front
+of it, and writes DIR/moto.json {pid, port, endpoint_url (the double), moto_url, double_pid,
 zone_id}.
 A server already running for DIR is reused. stop: ends that one process (by its pid,
 after checking it is still moto_server) and removes DIR/moto.json.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import boto3
 
+REPO = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -38,6 +41,14 @@ def _is_moto(pid: int) -> bool:
     except OSError:
         return False
     return any(part.endswith(b"moto_server") for part in cmdline)
+
+
+def _is_double(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith(b"route53_double.py") for part in cmdline)
 
 
 def _free_port() -> int:
@@ -77,12 +88,20 @@ def start(state: Path, zone: str) -> dict:
         # recorder appends to its file, so start from an empty one.
         urllib.request.urlopen(f"{endpoint}/moto-api/recorder/reset-recording", data=b"", timeout=10).close()  # noqa: S310
         urllib.request.urlopen(f"{endpoint}/moto-api/recorder/start-recording", data=b"", timeout=10).close()  # noqa: S310
+        double = subprocess.Popen(  # noqa: S603 (the repository's own double, fixed arguments)
+            [sys.executable, str(REPO / "tests" / "lib" / "route53_double.py"), "--moto-url", endpoint],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        double_url = json.loads(double.stdout.readline() or b"{}").get("url")
+        if not double_url:
+            double.kill()
+            raise SystemExit(f"the Route53 double did not start (see {state.parent / 'moto.log'})")
     except BaseException:
         # Nothing records this process yet, so cleanup could not stop it: stop it here.
         proc.kill()
         proc.wait(timeout=10)
         raise
-    info = {"pid": proc.pid, "port": port, "endpoint_url": endpoint, "zone_id": zone_id.rsplit("/", 1)[-1]}
+    info = {"pid": proc.pid, "port": port, "endpoint_url": double_url, "moto_url": endpoint,
+            "double_pid": double.pid, "zone_id": zone_id.rsplit("/", 1)[-1]}
     state.write_text(json.dumps(info) + "\n", encoding="utf-8")
     return info
 
@@ -91,6 +110,8 @@ def stop(state: Path) -> dict:
     if not state.exists():
         return {"stopped": None}
     info = json.loads(state.read_text(encoding="utf-8"))
+    if info.get("double_pid") and _is_double(info["double_pid"]):
+        os.kill(info["double_pid"], signal.SIGTERM)
     if _is_moto(info["pid"]):
         os.kill(info["pid"], signal.SIGTERM)
         for _n in range(50):
