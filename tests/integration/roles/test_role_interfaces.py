@@ -92,4 +92,3 @@ def test_the_switch_role_splits_its_defaults_by_router():
         names = yaml.safe_load((split / f"{router}.yml").read_text())
         assert names and all(name.startswith(f"switch_{router}_") for name in names), router
     assert not (REPO / "roles" / "switch" / "defaults" / "main.yml").exists()
-
