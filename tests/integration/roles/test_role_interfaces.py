@@ -92,3 +92,17 @@ def test_the_switch_role_splits_its_defaults_by_router():
         names = yaml.safe_load((split / f"{router}.yml").read_text())
         assert names and all(name.startswith(f"switch_{router}_") for name in names), router
     assert not (REPO / "roles" / "switch" / "defaults" / "main.yml").exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_option_states_its_default(role):
+    """A literal default is in the spec's default; a computed one (bluegreen_x, else y) is in the description."""
+    specs = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    silent = []
+    for entry_point, spec in specs.items():
+        for name, option in (spec.get("options") or {}).items():
+            description = option.get("description", "")
+            text = " ".join(description) if isinstance(description, list) else description
+            if "default" not in option and "default" not in text.lower() and "not set" not in text.lower():
+                silent.append(f"{entry_point}: {name}")
+    assert silent == []
