@@ -204,9 +204,9 @@ def wait_drained(client, spec, target, old: dict, switched_at, *, cloudwatch_fac
 
     ``deregistration_delay``: wait the largest deregistration delay of the old target groups (the
     time AWS gives an in-flight request on a deregistered target), bounded by drain_timeout.
-    ``request_count``: poll CloudWatch RequestCount of the old target groups until a whole minute
-    after the switch has none, bounded by the same delay and drain_timeout; without CloudWatch access
-    it falls back to the delay with a warning.
+    ``request_count``: poll CloudWatch RequestCount of the old target groups until the minutes after
+    the switch show none, or the same delay has passed, at most drain_timeout; without CloudWatch
+    access it falls back to the delay with a warning.
     """
     now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
     result = {"colors": sorted(old), "method": spec.drain_method, "waited": 0, "drained": True, "warnings": [],
@@ -237,12 +237,16 @@ def wait_drained(client, spec, target, old: dict, switched_at, *, cloudwatch_fac
                 if not any(counts.values()):
                     result["waited"] = round(elapsed)
                     return result
-            if elapsed >= spec.drain_timeout:
-                result["drained"] = False
+            if elapsed >= budget:
+                # The deregistration delay has passed (drained), or drain_timeout came first (not known).
                 result["waited"] = round(elapsed)
-                result["warnings"].append(f"the old colour still had requests after drain_timeout={spec.drain_timeout}")
+                if delay > spec.drain_timeout:
+                    result["drained"] = False
+                    result["warnings"].append(f"the old colour may still have requests: drain_timeout="
+                                              f"{spec.drain_timeout} passed before a quiet minute or the "
+                                              f"deregistration delay ({delay} s)")
                 return result
-            sleep(min(METRIC_PERIOD / 4, max(1, spec.drain_timeout - elapsed)))
+            sleep(min(METRIC_PERIOD / 4, max(1, budget - elapsed)))
     remaining = budget - (now() - started).total_seconds()
     if remaining > 0:
         sleep(remaining)

@@ -231,7 +231,7 @@ def resolve_target_groups(client, pools: dict, balancer: dict) -> dict:
         if group.get("VpcId") and balancer.get("VpcId") and group["VpcId"] != balancer["VpcId"]:
             raise InputError(f"pools.{colour}: target group {group['TargetGroupName']} is in {group['VpcId']}, load "
                              f"balancer {balancer['LoadBalancerName']} in {balancer['VpcId']}: an ALB forwards only "
-                             "to target groups of its own VPC (ValidationError on AWS)")
+                             "to target groups of its own VPC (AWS refuses the change)")
         others = [arn for arn in group.get("LoadBalancerArns") or [] if arn != balancer["LoadBalancerArn"]]
         if others:
             raise InputError(f"pools.{colour}: target group {group['TargetGroupName']} is already used by load "

@@ -393,3 +393,75 @@ def test_drain_by_request_count_falls_back_without_cloudwatch_access():
 def test_nothing_to_drain():
     result = apply.wait_drained(None, drain_spec(), FakeBalancer(), {}, None)
     assert result["method"] == "none" and result["colors"] == []
+
+
+def test_drain_by_request_count_ends_when_the_delay_has_passed():
+    clock = Clock()
+    cloudwatch = FakeCloudWatch(clock=clock)
+    result = apply.wait_drained(AttributesElb(60), drain_spec(drain_method="request_count"), FakeBalancer(),
+                                {"blue": GROUPS["blue"]}, clock.now(), cloudwatch_factory=lambda: cloudwatch,
+                                sleep=clock.sleep, now=clock.now)
+    # 60 s is before any minute can be published: the delay decides, and it counts as drained.
+    assert result["drained"] is True and result["waited"] == 60 and cloudwatch.calls == []
+
+
+def test_drain_by_request_count_busy_until_drain_timeout():
+    clock = Clock()
+    cloudwatch = FakeCloudWatch(sums=[5] * 50, clock=clock)
+    result = apply.wait_drained(AttributesElb(300), drain_spec(drain_method="request_count", drain_timeout=240),
+                                FakeBalancer(), {"blue": GROUPS["blue"]}, clock.now(),
+                                cloudwatch_factory=lambda: cloudwatch, sleep=clock.sleep, now=clock.now)
+    assert result["drained"] is False and result["waited"] == 240
+    assert result["request_count"] == {"blue": 5} and "drain_timeout=240" in result["warnings"][0]
+
+
+# ------------------------------------------------------------------ target groups against the load balancer
+
+
+class TargetGroupsElb:
+    def __init__(self, groups):
+        self.groups = groups
+
+    def describe_target_groups(self, Names=None, TargetGroupArns=None):  # noqa: N803 - boto3's argument names
+        refs = Names or TargetGroupArns
+        found = [g for g in self.groups if g["TargetGroupName"] in refs or g["TargetGroupArn"] in refs]
+        if len(found) < len(refs):
+            raise ClientError({"Error": {"Code": "TargetGroupNotFound", "Message": "One or more target groups not "
+                                                                                   "found"}}, "DescribeTargetGroups")
+        return {"TargetGroups": found}
+
+
+BALANCER = {"LoadBalancerArn": LB, "LoadBalancerName": "shop", "VpcId": "vpc-1"}
+
+
+def group(name, arn, **extra):
+    return {"TargetGroupName": name, "TargetGroupArn": arn, "VpcId": "vpc-1", "Protocol": "HTTP",
+            "TargetType": "instance", "LoadBalancerArns": [LB], **extra}
+
+
+def test_resolve_target_groups_by_name_and_arn():
+    client = TargetGroupsElb([group("shop-blue", BLUE), group("shop-green", GREEN)])
+    groups = state.resolve_target_groups(client, {"blue": "shop-blue", "green": GREEN}, BALANCER)
+    assert groups["blue"]["TargetGroupArn"] == BLUE and groups["green"]["TargetGroupName"] == "shop-green"
+
+
+@pytest.mark.parametrize(("green", "message"), [
+    (group("shop-green", GREEN, VpcId="vpc-2"), "is in vpc-2, load balancer shop in vpc-1"),
+    (group("shop-green", GREEN, LoadBalancerArns=[LB + "0"]), "already used by load balancer"),
+    (group("shop-green", GREEN, Protocol="TCP"), "uses protocol TCP"),
+])
+def test_resolve_target_groups_refuses_what_aws_refuses(green, message):
+    client = TargetGroupsElb([group("shop-blue", BLUE), green])
+    with pytest.raises(InputError, match=message):
+        state.resolve_target_groups(client, {"blue": "shop-blue", "green": "shop-green"}, BALANCER)
+
+
+def test_resolve_target_groups_names_the_missing_one():
+    client = TargetGroupsElb([group("shop-blue", BLUE)])
+    with pytest.raises(InputError, match=r"pools\.green: target group 'shop-grene' not found") as raised:
+        state.resolve_target_groups(client, {"blue": "shop-blue", "green": "shop-grene"}, BALANCER)
+    assert raised.value.details["missing"] == ["shop-grene"]
+    lambda_group = group("fn", GREEN, Protocol=None, TargetType="lambda", VpcId=None)
+    resolved = state.resolve_target_groups(TargetGroupsElb([group("shop-blue", BLUE), lambda_group]),
+                                           {"blue": "shop-blue", "green": "fn"}, BALANCER)
+    assert resolved["green"]["TargetType"] == "lambda"
