@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     python3 python3-venv git make tar ca-certificates
     # the real parts the tests drive on loopback
-    nginx haproxy wrk
+    nginx libnginx-mod-stream haproxy wrk
     # rootful podman for Molecule and the demo (see docs/development.md)
     podman runc catatonit slirp4netns uidmap iptables containernetworking-plugins debootstrap
 )

@@ -183,8 +183,13 @@ class LoopbackNginx(NginxProcess):
         return port
 
     def module_args(self) -> dict:
-        """The options that point switchyard's nginx modules at this instance."""
-        return {"nginx_binary": self.binary, "nginx_conf": str(self.main_conf)}
+        """The options that point switchyard's nginx modules at this instance.
+
+        Its own state directory (backups, locks, reload markers) under the prefix: a test never
+        writes to the system default /var/lib/switchyard/nginx.
+        """
+        return {"nginx_binary": self.binary, "nginx_conf": str(self.main_conf),
+                "state_dir": str(self.prefix / "state")}
 
     # --- process control -------------------------------------------------
     def start(self) -> LoopbackNginx:

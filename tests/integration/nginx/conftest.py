@@ -28,6 +28,8 @@ class Lab:
         self.nginx = nginx
         self.backends = backends
         self.path = nginx.conf_d / f"bluegreen_{UPSTREAM}.conf"
+        # Backups, locks and markers of every test stay in its own tmp_path (module_args sets it).
+        self.state_dir = nginx.module_args()["state_dir"]
 
     def args(self, **overrides) -> dict:
         args = {"name": UPSTREAM, "pools": pools_of(self.backends), "path": str(self.path), "drain_timeout": 5}

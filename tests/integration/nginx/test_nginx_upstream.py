@@ -28,9 +28,9 @@ from tests.lib.nginx import LoopbackNginx
 from .conftest import UPSTREAM, Lab, wait_for_workers
 
 
-def lock_of(path) -> str:
-    """The lock file of a managed file, in the (default) state directory."""
-    lock = lock_path_for(state_base(DEFAULT_STATE_DIR, str(path)))
+def lock_of(path, state_dir) -> str:
+    """The lock file of a managed file, in the test's state directory."""
+    lock = lock_path_for(state_base(state_dir, str(path)))
     os.makedirs(os.path.dirname(lock), exist_ok=True)
     return lock
 
@@ -111,7 +111,7 @@ def test_check_mode_predicts_and_touches_nothing(lab: Lab):
     before = digest(lab.path)
     workers = lab.nginx.worker_pids()
     # Another run holds the lock: check mode must not wait for it (it would time out after 0.3 s).
-    lock_fd = os.open(lock_of(lab.path), os.O_RDWR | os.O_CREAT, 0o600)
+    lock_fd = os.open(lock_of(lab.path, lab.state_dir), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock_fd, fcntl.LOCK_EX)
     try:
         result = lab.switch(check_mode=True, diff=True, active="green", preview=True, lock_timeout=0.3)
@@ -243,7 +243,7 @@ def test_concurrent_switches_serialise(lab: Lab):
 
 
 def test_a_held_lock_blocks_the_switch_until_released(lab: Lab):
-    lock_path = lock_of(lab.path)
+    lock_path = lock_of(lab.path, lab.state_dir)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     results = {}
@@ -280,8 +280,15 @@ def test_a_held_lock_blocks_the_switch_until_released(lab: Lab):
 def test_backup_copy_allows_a_one_command_manual_rollback(lab: Lab):
     original = lab.path.read_bytes()
     result = lab.switch(active="green", preview=True)
-    assert result["backup_file"] == state_base(DEFAULT_STATE_DIR, str(lab.path)) + ".previous"
+    assert result["backup_file"] == state_base(lab.state_dir, str(lab.path)) + ".previous"
     assert not os.path.exists(str(lab.path) + ".previous"), "no backup where nginx includes files"
+    # The test's state_dir took the backup, the lock and the marker; the system default got nothing.
+    assert os.path.exists(lock_path_for(state_base(lab.state_dir, str(lab.path))))
+    for suffix in (".previous", ".reload-pending", ""):
+        assert not os.path.exists(state_base(DEFAULT_STATE_DIR, str(lab.path)) + suffix)
+    assert not os.path.exists(lock_path_for(state_base(DEFAULT_STATE_DIR, str(lab.path))))
+    assert not os.path.exists(os.path.dirname(state_base(DEFAULT_STATE_DIR, str(lab.path)))), \
+        "nothing of this test under /var/lib/switchyard"
     with open(result["backup_file"], "rb") as handle:
         assert handle.read() == original
     assert lab.live() == {"green": 20}
@@ -427,6 +434,7 @@ def test_playbook_with_module_defaults_group(lab: Lab, tmp_path):
     group/switchyard.bluegreen.bluegreen:
       nginx_binary: {lab.nginx.module_args()["nginx_binary"]}
       nginx_conf: {lab.nginx.module_args()["nginx_conf"]}
+      state_dir: {lab.state_dir}
   tasks:
     - name: Switch to green
       switchyard.bluegreen.nginx_upstream:
