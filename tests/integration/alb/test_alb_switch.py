@@ -276,6 +276,15 @@ def test_unhealthy_target_colour_is_refused_naming_targets(alb, run_module):
     assert not keep.failed, keep
 
 
+def test_health_wait_uses_the_waiter_then_refuses(alb, run_module):
+    alb.ec2.stop_instances(InstanceIds=[alb.instances["green"]])
+    result = run_module("alb_switch", args(alb, health_wait_timeout=2))
+    assert result.failed and "refusing to send traffic to green" in result["msg"]
+    # The target_in_service waiter polled DescribeTargetHealth before the final check.
+    assert result["api_calls"]["by_operation"]["DescribeTargetHealth"] >= 3
+    assert alb.listener_weights(alb.http) == {"blue": 1}
+
+
 def test_foreign_target_group_needs_force(alb, run_module):
     third = alb.target_group("shop-old")
     alb.elb.modify_listener(ListenerArn=alb.http, DefaultActions=[{"Type": "forward", "ForwardConfig": {
