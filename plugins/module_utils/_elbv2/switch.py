@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import SwitchError
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._elbv2.apply import (
     apply_preview,
     guarded_write,
@@ -109,8 +110,15 @@ def switch(client, params: dict, check_mode: bool = False, cloudwatch_factory=No
     }
     if not p.changed or check_mode:
         return result
-    warnings.extend(guarded_write(client, target.kind, target.obj, p.actions, colour_of=colour_of,
-                                  what=target.describe()))
+    try:
+        warnings.extend(guarded_write(client, target.kind, target.obj, p.actions, colour_of=colour_of,
+                                      what=target.describe()))
+    except SwitchError as exc:
+        if preview and preview["changed"]:
+            # The preview was pointed at the idle colour before the production write failed.
+            exc.details["changed"] = True
+            exc.details["preview"] = preview
+        raise
     switched_at = datetime.datetime.now(datetime.timezone.utc)
     if spec.drained:
         old = {c: groups[c] for c, w in p.previous_weights.items() if w > 0 and p.weights[c] == 0}

@@ -261,6 +261,16 @@ def test_missing_permission(alb, run_module):
     assert_unchanged(alb, *before)
 
 
+def test_failed_switch_after_preview_reports_the_preview_change(alb, run_module):
+    alb.proxy.denied.add("ModifyListener")
+    preview = {"rule_priority": 10, "header_name": "X-Preview", "header_values": ["1"]}
+    result = run_module("alb_switch", args(alb, preview=preview))
+    assert result.failed and "elasticloadbalancing:ModifyListener" in result["msg"]
+    # Production traffic is unchanged, but the preview rule was created: the task says changed.
+    assert alb.listener_weights(alb.http) == {"blue": 1}
+    assert result["changed"] is True and result["preview"]["created"] is True
+
+
 def test_unhealthy_target_colour_is_refused_naming_targets(alb, run_module):
     before = snapshot(alb)
     alb.ec2.stop_instances(InstanceIds=[alb.instances["green"]])
