@@ -426,7 +426,8 @@ class Watch:
     ``rollback``, once per switch. A window with too little traffic or a good one resets the
     count (never fires on no traffic). A switch back to the colour the previous switch left,
     within that switch's watch period, is a rollback and is not watched itself: a rollback is
-    never rolled back automatically, so the source cannot flap.
+    never rolled back automatically, so the source cannot flap. Switching forward again after
+    a rollback is a new switch (a person decided it) and is watched.
     """
 
     def __init__(self, options):
@@ -450,8 +451,10 @@ class Watch:
         old = self.switch
         if old is None:
             kind = "initial"
-        elif (live is not None and live == old["previous"] and at is not None and old["at"] is not None
-              and at - old["at"] <= self.options["watch_period"]):
+        elif (old["kind"] != "rollback" and live is not None and live == old["previous"] and at is not None
+              and old["at"] is not None and at - old["at"] <= self.options["watch_period"]):
+            # Undoes the previous switch within its watch period. Switching forward again after a
+            # rollback is a new release attempt (someone decided it), so it is watched again.
             kind = "rollback"
         else:
             kind = "switch"

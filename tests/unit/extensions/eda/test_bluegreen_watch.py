@@ -287,6 +287,16 @@ def test_a_switch_back_within_the_watch_period_is_a_rollback_and_is_not_watched(
     assert watch.judge(stats_for(100, error_every=1), T0 + 710)["verdict"] == "rollback"
 
 
+def test_switching_forward_again_after_a_rollback_is_watched():
+    watch = watching(bad_windows=1)
+    assert watch.judge(stats_for(100, error_every=1), T0 + 10)["verdict"] == "rollback"
+    assert watch.observe(metadata(active="blue", previous="green", at=T0 + 15), T0 + 16)["kind"] == "rollback"
+    # A person switches to green again (a fixed build) within the first switch's watch period.
+    event = watch.observe(metadata(active="green", previous="blue", at=T0 + 120), T0 + 121)
+    assert event["kind"] == "switch" and event["watching"]
+    assert watch.judge(stats_for(100, error_every=1), T0 + 130)["verdict"] == "rollback"
+
+
 def test_the_same_colour_change_after_the_watch_period_is_a_new_release():
     watch = watching(watch_period=60)
     event = watch.observe(metadata(active="blue", previous="green", at=T0 + 300), T0 + 301)
