@@ -79,11 +79,38 @@ def state_base(state_dir, path):
 def _include_hint(path, dump, context="http"):
     files = included_files(dump)
     main = files[0] if files else "nginx.conf"
+    block = " or ".join(f"the {name} {{ }} block" for name in context.split("|"))
+    which = (" (http for HTTP upstreams, stream for TCP/UDP upstreams: the one whose server blocks proxy_pass "
+             "to it)") if "|" in context else ""
     return (
         f"{path} is not included by nginx's configuration (main file {main}), so a switch would change nothing: "
-        f"add 'include {os.path.dirname(path)}/*.conf;' (or 'include {path};') inside the {context} {{ }} block "
-        f"of {main}, or set path to a file that an existing include loads"
+        f"add 'include {os.path.dirname(path)}/*.conf;' (or 'include {path};') inside {block} of {main}{which}, "
+        f"or set path to a file that an existing include loads"
     )
+
+
+def _hint_context(config, names):
+    """The block an include of a managed file with upstreams ``names`` belongs in: ``http``, ``stream``,
+    or ``http|stream`` when both blocks exist and no ``proxy_pass`` tells which one uses them."""
+    blocks = [name for name in ("http", "stream") if config.main_blocks(name)]
+    if len(blocks) < 2:
+        return blocks[0] if blocks else "http"
+    used = set()
+    for directive in config.find("proxy_pass"):
+        target = directive.args[0] if directive.args else ""
+        if "stream" in directive.context and target in names:
+            used.add("stream")
+        elif "http" in directive.context and target.split("://", 1)[-1].split("/", 1)[0] in names:
+            used.add("http")
+    return used.pop() if len(used) == 1 else "http|stream"
+
+
+def http_only_options(spec):
+    """The options of ``spec`` nginx has only in http {} upstreams (as the task spells them)."""
+    used = [HTTP_ONLY["keepalive"]] if spec["keepalive"] else []
+    if spec["balance"] == "ip_hash":
+        used.append(HTTP_ONLY["ip_hash"])
+    return used
 
 
 def _summary(spec, metadata, old_metadata):
@@ -414,6 +441,12 @@ class UpstreamSwitch(ManagedFileSwitch):
                                  "predicted")
             return
         config = self._config(dump)
+        # In the real run's order: a file no include loads cannot clash with anything, and options its context
+        # lacks are refused before the write; a duplicate is what nginx -T reports after it.
+        try:
+            self._check_loaded(spec, dump, loaders_only=True)
+        except SwitchError as exc:
+            raise SwitchError(f"{exc} (check mode, nothing was written)") from None
         if not self.adopt:
             found = self._foreign_definitions(config, self._names(spec))
             if found:
@@ -421,10 +454,6 @@ class UpstreamSwitch(ManagedFileSwitch):
                     f"duplicate upstream \"{found[0].args[0]}\" (check mode, nothing was written)"
                     + self._already_defined(found)
                 )
-        try:
-            self._check_loaded(spec, dump, loaders_only=True)
-        except SwitchError as exc:
-            raise SwitchError(f"{exc} (check mode, nothing was written)") from None
 
     def _already_defined(self, found):
         places = ", ".join(f"upstream {directive.args[0]} in {directive.where}" for directive in found)
@@ -550,17 +579,31 @@ class UpstreamSwitch(ManagedFileSwitch):
         included = {os.path.realpath(name) for name in included_files(dump)}
         loaded = os.path.realpath(self.path) in included or (loaders_only and config.loaders(self.path))
         if not loaded:
-            context = "stream" if config.main_blocks("stream") and not config.main_blocks("http") else "http"
-            raise SwitchError(_include_hint(self.path, dump, context))
-        if config.context_of(self.path) == "stream":
-            used = [HTTP_ONLY["keepalive"]] if spec["keepalive"] else []
-            if spec["balance"] == "ip_hash":
-                used.append(HTTP_ONLY["ip_hash"])
-            if used:
-                raise SwitchError(
-                    f"{self.path} is included in stream {{ }} (TCP/UDP upstreams), where nginx has no "
-                    f"{' and no '.join(used)}: remove {', '.join(used)} from the task"
-                )
+            raise SwitchError(_include_hint(self.path, dump, _hint_context(config, self._names(spec))))
+        self._check_context(spec, config)
+
+    def _check_context(self, spec, config):
+        """Options the context that includes the managed file does not have (``stream {}``: http-only ones)."""
+        used = http_only_options(spec)
+        if used and config.context_of(self.path) == "stream":
+            raise SwitchError(
+                f"{self.path} is included in stream {{ }} (TCP/UDP upstreams), where nginx has no "
+                f"{' and no '.join(used)}: remove {', '.join(used)} from the task"
+            )
+
+    def _refuse_before_writing(self, spec):
+        """http-only options for a file that ``stream {}`` includes: refused from the running configuration,
+        before anything is written (nginx itself would only name the directive, after the write)."""
+        if spec is None or not http_only_options(spec):
+            return
+        try:
+            config = self._config(self._dump())
+        except NginxError:
+            return  # the test after the write reports nginx's own error and restores the file
+        try:
+            self._check_context(spec, config)
+        except SwitchError as exc:
+            raise SwitchError(f"{exc}; {self.path} was not changed") from None
 
     def _write(self, spec, new_text):
         """Replace or remove the file; SwitchError (nothing changed) when the filesystem refuses."""
@@ -579,6 +622,7 @@ class UpstreamSwitch(ManagedFileSwitch):
     def _swap(self, spec, before, new_text, result, adoptions=()):
         """Write, test, check the include, reload and confirm; restore every file on any failure."""
         self._reload_sent = False
+        self._refuse_before_writing(spec)
         had_pending = os.path.exists(self.pending_path)
         if self.reload:
             self._mark_pending()

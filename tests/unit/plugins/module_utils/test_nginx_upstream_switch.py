@@ -194,6 +194,33 @@ def test_stream_context_refuses_http_only_options(target):
         run(target, nginx, desired("green", keepalive=8), check_mode=True)
 
 
+def test_stream_context_refuses_http_only_options_before_writing(target):
+    # A real run: refused from the running configuration, so the file is never written (no restore needed).
+    write_initial(target)
+    before = read(target)
+    main = f"stream {{ include {os.path.dirname(target)}/*.conf; }}\n"
+    nginx = DumpNginx(target, {"__main__": main})
+    with pytest.raises(sw.SwitchError, match=r"included in stream \{ \}.*no balance=ip_hash.*was not changed"):
+        run(target, nginx, desired("green", balance="ip_hash"))
+    assert read(target) == before
+    assert "reload" not in nginx.calls
+    assert not os.path.exists(sw.state_base(state_dir(target), target) + ".reload-pending")
+
+
+@pytest.mark.parametrize(("main", "expected"), [
+    ("stream {{ server {{ listen 1; proxy_pass other; }} }}\n", "inside the stream { } block"),
+    ("http {{ }}\nstream {{ server {{ listen 1; proxy_pass shop; }} }}\n", "inside the stream { } block"),
+    ("http {{ server {{ location / {{ proxy_pass http://shop/; }} }} }}\nstream {{ }}\n",
+     "inside the http { } block"),
+    ("http {{ }}\nstream {{ }}\n", "inside the http { } block or the stream { } block"),
+])
+def test_not_included_hint_names_the_block_that_uses_the_upstream(target, main, expected):
+    nginx = DumpNginx(target, {"__main__": main.format()})
+    with pytest.raises(sw.SwitchError, match="is not included") as caught:
+        run(target, nginx, desired("green"), check_mode=True)
+    assert expected in str(caught.value)
+
+
 @pytest.mark.parametrize(("nginx_kwargs", "message"), [
     ({"errors": ["nginx: [emerg] host not found in upstream \"x:80\""]}, "host not found"),
     ({"included": False}, "include"),
