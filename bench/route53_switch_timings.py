@@ -20,45 +20,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COLLECTIONS = REPO / "build" / "collections"
-MODULE = "ansible_collections.switchyard.bluegreen.plugins.modules.route53_switch"
+sys.path.insert(0, str(REPO))
+
+from tests.lib.modules import COLLECTIONS, module_command, module_input  # noqa: E402
+from tests.lib.ports import LOOPBACK, free_port, wait_for_port  # noqa: E402
+
 KEY, SECRET = "bench-key-id", "bench-secret-value"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def run_module(args: dict) -> tuple[float, dict]:
+    """(seconds, result) of one route53_switch process, the way Ansible runs it; exits on a failed switch."""
     env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args})
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_module('{MODULE}', run_name='__main__', alter_sys=True)"],
-        input=payload, capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = subprocess.run(module_command("route53_switch"), input=module_input(args), capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
     elapsed = time.perf_counter() - started
     result = json.loads(proc.stdout)
     if result.get("failed"):
@@ -91,11 +73,11 @@ def main() -> None:
     from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53 import switch as _route53  # noqa: PLC0415
 
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+    url = f"http://{LOOPBACK}:{port}"
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", LOOPBACK, "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(f"{url}/moto-api/")
+        wait_for_port(port, timeout=30)
         client = boto3.client("route53", endpoint_url=url, region_name="us-east-1",
                               aws_access_key_id=KEY, aws_secret_access_key=SECRET)
         client.create_hosted_zone(Name="example.com", CallerReference="bench")
