@@ -98,8 +98,8 @@ def test_cloudfront_alias_rules(strict, run_module, private):
     health = {"alias": {**CLOUDFRONT["alias"], "evaluate_target_health": True}}
     refused = run_module("route53_switch", args(strict, private_zone=private, targets={"blue": health, "green": GREEN}))
     assert refused.failed and "CloudFront" in refused["msg"] and "evaluate_target_health" in refused["msg"]
-    result = run_module("route53_switch", args(strict, private_zone=private,
-                                                targets={"blue": CLOUDFRONT, "green": GREEN}))
+    result = run_module("route53_switch",
+                        args(strict, private_zone=private, targets={"blue": CLOUDFRONT, "green": GREEN}))
     if private:
         assert result.failed and "private hosted zone" in result["msg"], result
     else:

@@ -88,6 +88,7 @@ def test_idempotent_against_aws_normalised_alias_and_value_order(r53, run_module
     created = {c["ResourceRecordSet"]["SetIdentifier"]: c["ResourceRecordSet"] for c in batch
                if c["Action"] == "CREATE"}
     assert sorted(deleted) == sorted(created) == ["blue", "green"]
+
     def same(left, right):
         values = [sorted(v["Value"] for v in r.get("ResourceRecords", [])) for r in (left, right)]
         return values[0] == values[1] and {**left, "ResourceRecords": 0} == {**right, "ResourceRecords": 0}
