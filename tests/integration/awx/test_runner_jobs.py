@@ -360,3 +360,19 @@ def test_two_switches_in_one_run_publish_the_last_result(lab, tmp_path):
     assert stats["bluegreen_switched"] is True and stats["bluegreen_failed"] is False
     assert "blue=20" in stats["bluegreen_verification"], stats["bluegreen_verification"]
     assert lab.colours() == {"blue": 20}
+
+
+def test_retire_names_the_idle_colour_from_the_router(lab):
+    """retire.yml's first play (detect through the switch role): the colour to stop is the idle one.
+
+    The second play stops a systemd unit, which this host cannot run: it gets no hosts here.
+    """
+    lab.record("blue", "1.0.0")
+    lab.record("green", "2.0.0")
+    front(lab)
+    job = lab.run("playbooks/retire.yml", {"bluegreen_app_hosts": "no_such_group"})
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    named = [e["event_data"]["res"]["ansible_facts"]["bluegreen_retire_color"] for e in job.events
+             if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Name the colour to retire"]
+    assert named == ["green"]
+    assert lab.colours() == {"blue": 20}
