@@ -12,7 +12,8 @@ class ModuleDocFragment:
 options:
   region:
     description:
-      - AWS region used for signing requests. For a global service such as Route53 it rarely matters.
+      - AWS region of the API. Regional services (Elastic Load Balancing) need the region of the load balancer;
+        for a global service such as Route53 it only selects the signing region.
       - When O(endpoint_url) is set and no region is given, V(us-east-1) is used.
       - Falls back to the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variable, then to the boto3
         configuration of the profile.
@@ -54,12 +55,14 @@ options:
       - URL of the API endpoint instead of AWS's own, for example a local emulator such as
         C(http://127.0.0.1:5000) started by C(moto_server).
       - Falls back to E(AWS_ENDPOINT_URL). When neither is set, botocore still honours its service-specific
-        variables such as E(AWS_ENDPOINT_URL_ROUTE_53).
+        variables such as E(AWS_ENDPOINT_URL_ROUTE_53) or
+        E(AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2).
     type: str
     aliases: [aws_endpoint_url]
   retry_mode:
     description:
-      - botocore retry mode for throttling and transient errors (for example Route53's V(PriorRequestNotComplete)).
+      - botocore retry mode for throttling and transient errors (for example Route53's
+        V(PriorRequestNotComplete) or Elastic Load Balancing's V(Throttling)).
       - V(standard) retries with exponential backoff and jitter; V(adaptive) also slows the client down after
         throttling answers.
     type: str
