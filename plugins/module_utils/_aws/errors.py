@@ -55,7 +55,8 @@ def _describe_client_error(exc, service: str | None, operation: str | None, purp
     if code in THROTTLING_CODES:
         attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
         return (f"{op} still failed with {code} after {attempts + 1} attempts: {message}. "
-                "Raise max_attempts or use retry_mode=adaptive, or run fewer changes against the same resource at once.")
+                "Raise max_attempts or use retry_mode=adaptive, "
+                "or run fewer changes against the same resource at once.")
     return f"{op} failed: {code}: {message}"
 
 
