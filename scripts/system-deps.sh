@@ -7,6 +7,8 @@ PACKAGES=(
     python3 python3-venv git make tar ca-certificates
     # the real parts the tests drive on loopback
     nginx libnginx-mod-stream haproxy wrk
+    # ansible-rulebook (the EDA automatic-rollback tests) runs on a JDK
+    openjdk-17-jdk-headless
     # rootful podman for Molecule and the demo (see docs/development.md)
     podman runc catatonit slirp4netns uidmap iptables containernetworking-plugins debootstrap
 )

@@ -114,8 +114,15 @@ def layer_integration() -> LayerResult:
 
 
 def layer_faults() -> LayerResult:
-    """Fault injection against real nginx/moto; reduced counts here, full counts with `make faults`."""
-    return pytest_layer("faults", ["tests/faults"])
+    """Fault injection against real nginx/moto; reduced counts here, full counts with `make faults`.
+
+    At full counts the EDA automatic-rollback test also runs its full variant (a release that turns
+    bad 20 s after the switch); its reduced variant is part of the integration layer.
+    """
+    paths = ["tests/faults"]
+    if os.environ.get("SWITCHYARD_FAULT_FULL"):
+        paths.append("tests/integration/eda")
+    return pytest_layer("faults", paths)
 
 
 def layer_galaxy() -> LayerResult:
