@@ -37,6 +37,7 @@ attributes:
     support: full
 """
 
+    # One fragment per family: the action groups of meta/runtime.yml that hold the module.
     ACTIONGROUP = r"""
 options: {}
 attributes:
@@ -45,4 +46,58 @@ attributes:
     support: full
     membership:
       - switchyard.bluegreen.bluegreen
+"""
+
+    ACTIONGROUP_NGINX = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.nginx) in C(module_defaults) to set this family's options once.
+      - C(group/switchyard.bluegreen.bluegreen) holds every module of the collection.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.nginx
+"""
+
+    ACTIONGROUP_HAPROXY = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.haproxy) in C(module_defaults) to set this family's options once.
+      - C(group/switchyard.bluegreen.bluegreen) holds every module of the collection.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.haproxy
+"""
+
+    ACTIONGROUP_ROUTE53 = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.route53) in C(module_defaults) for this family's options.
+      - C(group/switchyard.bluegreen.aws) sets the AWS connection options of every AWS module at once.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.route53
+      - switchyard.bluegreen.aws
+"""
+
+    ACTIONGROUP_ALB = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/switchyard.bluegreen.alb) in C(module_defaults) for this family's options.
+      - C(group/switchyard.bluegreen.aws) sets the AWS connection options of every AWS module at once.
+    support: full
+    membership:
+      - switchyard.bluegreen.bluegreen
+      - switchyard.bluegreen.alb
+      - switchyard.bluegreen.aws
 """

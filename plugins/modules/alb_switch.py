@@ -41,7 +41,7 @@ author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
-  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.actiongroup_alb
   - switchyard.bluegreen.aws
 attributes:
   check_mode:

@@ -21,7 +21,7 @@ author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
-  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.actiongroup_haproxy
   - switchyard.bluegreen.attributes.info_module
 options:
   name:

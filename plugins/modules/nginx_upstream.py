@@ -25,7 +25,7 @@ author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
-  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.actiongroup_nginx
   - switchyard.bluegreen.switching
 attributes:
   action_group:

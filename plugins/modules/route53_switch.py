@@ -49,7 +49,7 @@ author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
-  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.actiongroup_route53
   - switchyard.bluegreen.aws
 attributes:
   check_mode:

@@ -22,7 +22,7 @@ author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
   - switchyard.bluegreen.attributes
-  - switchyard.bluegreen.attributes.actiongroup
+  - switchyard.bluegreen.attributes.actiongroup_route53
   - switchyard.bluegreen.attributes.info_module
   - switchyard.bluegreen.aws
 options:
