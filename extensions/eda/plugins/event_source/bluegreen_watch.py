@@ -31,7 +31,6 @@ Example (rulebook):
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime
 import json
 import os
@@ -57,31 +56,33 @@ _ROOT = _collections_root(__file__)
 if _ROOT and _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
-# Reused from the collection (not copied): the nearest-rank percentile that http_check reports,
-# and the managed-file format both switching modules write.
+# Reused from the collection (not copied): the managed-file format both switching modules write, and
+# the per-colour traffic statistics the traffic_stats module computes too (module_utils/_traffic).
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (  # noqa: E402
     ManagedFormat,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._http.evaluate import percentile  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.access_log import (  # noqa: E402, F401
+    NGINX_LOG_FORMAT,
+    NGINX_LOG_FORMAT_NAME,
+    NO_ANSWER_STATUSES,
+    UNKNOWN,
+    LogTail,
+    parse_access_line,
+    server_colours,
+)
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.stats import (  # noqa: E402, F401
+    CounterWindow,
+    RequestWindow,
+    empty_stats,
+    haproxy_counters,
+    sample_stats,
+)
 
 # The managed files' owners: their metadata line is "# <owner>: {json}".
 MANAGED_OWNERS = {
     "nginx": "switchyard.bluegreen.nginx_upstream",
     "haproxy": "switchyard.bluegreen.haproxy_backend",
 }
-# The nginx log_format this source reads (docs/eda.md). In the http context:
-#   log_format switchyard_bluegreen escape=json '<NGINX_LOG_FORMAT>';
-# and in the server that proxies to the app's upstream:  access_log /var/log/nginx/bluegreen.log switchyard_bluegreen;
-# $proxy_host is the upstream's name (the app); color is the backend's X-App-Color header, when it sends one.
-NGINX_LOG_FORMAT_NAME = "switchyard_bluegreen"
-NGINX_LOG_FORMAT = (
-    '{"msec":$msec,"status":$status,"app":"$proxy_host","upstream_addr":"$upstream_addr",'
-    '"upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time",'
-    '"request_time":$request_time,"color":"$upstream_http_x_app_color"}'
-)
-# Statuses that mean the upstream gave no answer (connection failed, timed out).
-NO_ANSWER_STATUSES = (502, 504)
-UNKNOWN = "unknown"
 
 DEFAULTS = {
     "interval": 10.0,
@@ -185,229 +186,6 @@ def parse_time(value):
 def iso(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
-
-
-def server_colours(pools):
-    """Server address -> colour, from the metadata's pools (``{"blue": ["10.0.0.1:8080", ...]}``)."""
-    mapping = {}
-    for colour, servers in (pools or {}).items():
-        for server in servers or ():
-            address = server.get("address") if isinstance(server, dict) else server
-            if address:
-                mapping[str(address)] = colour
-    return mapping
-
-
-# ---------------------------------------------------------------------------------------------
-# nginx access log (log_format switchyard_bluegreen, escape=json)
-# ---------------------------------------------------------------------------------------------
-def _last_upstream(value):
-    """The upstream that gave the final answer: nginx lists every attempt ("a, b" and "a : b" for redirects)."""
-    value = (value or "").strip()
-    if not value or value == "-":
-        return None
-    last = value.replace(" : ", ",").split(",")[-1].strip()
-    return None if last in ("", "-") else last
-
-
-def _seconds_sum(value):
-    """Sum of an nginx time list ("0.004, 0.010 : 0.002"); None when no attempt has a time."""
-    total = None
-    for item in (value or "").replace(" : ", ",").split(","):
-        try:
-            seconds = float(item.strip())
-        except ValueError:
-            continue
-        total = seconds if total is None else total + seconds
-    return total
-
-
-def parse_access_line(line, colours_by_server, app=None):
-    """One access-log line -> a request sample dict, or None (another app, not this format, or broken).
-
-    The colour is the line's ``color`` field (the backend's X-App-Color header) when it has
-    one, otherwise the colour whose pool holds the upstream that answered (or failed).
-    Latency is the upstream's time over every attempt; without one (no upstream reached),
-    the request's time as the client saw it.
-    """
-    try:
-        record = json.loads(line)
-        at = float(record["msec"])
-        status = int(record["status"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(record, dict):
-        return None
-    if app and record.get("app") not in (None, "", app):
-        return None
-    upstream = _last_upstream(record.get("upstream_addr"))
-    colour = (record.get("color") or "").strip()
-    if not colour or colour == "-":
-        colour = colours_by_server.get(upstream or "", UNKNOWN)
-    seconds = _seconds_sum(record.get("upstream_response_time"))
-    if seconds is None:
-        seconds = _seconds_sum(str(record.get("request_time", "")))
-    return {
-        "at": at,
-        "colour": colour,
-        "status": status,
-        "latency_ms": None if seconds is None else seconds * 1000.0,
-        "error": status >= 500,
-        "no_answer": status in NO_ANSWER_STATUSES,
-    }
-
-
-class LogTail:
-    """Reads the lines appended to a file since the last call; follows rotation and truncation."""
-
-    def __init__(self, path, from_start=False):
-        self.path = path
-        self.inode = None
-        self.offset = 0
-        self.partial = b""
-        self.from_start = from_start
-
-    def read_lines(self):
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return []
-        if self.inode is None:
-            self.inode = info.st_ino
-            self.offset = 0 if self.from_start else info.st_size
-        elif info.st_ino != self.inode or info.st_size < self.offset:
-            # Rotated or truncated: the new file is read from its start.
-            self.inode, self.offset, self.partial = info.st_ino, 0, b""
-        if info.st_size == self.offset:
-            return []
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            data = handle.read()
-        self.offset += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        return [line.decode("utf-8", errors="replace") for line in lines if line.strip()]
-
-
-# ---------------------------------------------------------------------------------------------
-# Statistics over a sliding window
-# ---------------------------------------------------------------------------------------------
-def empty_stats():
-    return {"requests": 0, "errors": 0, "errors_5xx": 0, "no_answer": 0, "error_rate": 0.0,
-            "p50_ms": None, "p95_ms": None, "p99_ms": None, "latency_avg_ms": None}
-
-
-def _round(value, digits=2):
-    return None if value is None else round(value, digits)
-
-
-def sample_stats(samples):
-    """Request count, error counts and rate, latency percentiles (nearest rank) of request samples."""
-    stats = empty_stats()
-    latencies = [s["latency_ms"] for s in samples if s["latency_ms"] is not None]
-    stats["requests"] = len(samples)
-    stats["errors"] = sum(1 for s in samples if s["error"])
-    stats["no_answer"] = sum(1 for s in samples if s["no_answer"])
-    stats["errors_5xx"] = stats["errors"] - stats["no_answer"]
-    stats["error_rate"] = round(stats["errors"] / stats["requests"], 4) if samples else 0.0
-    for pct in (50, 95, 99):
-        stats[f"p{pct}_ms"] = _round(percentile(latencies, pct))
-    stats["latency_avg_ms"] = _round(sum(latencies) / len(latencies)) if latencies else None
-    return stats
-
-
-class RequestWindow:
-    """Request samples of the last ``seconds`` (nginx: one sample per access-log line)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.samples = collections.deque()
-
-    def add(self, sample):
-        self.samples.append(sample)
-
-    def stats(self, now):
-        """Colour -> stats of the samples in (now - seconds, now]."""
-        start = now - self.seconds
-        while self.samples and self.samples[0]["at"] <= start:
-            self.samples.popleft()
-        by_colour = collections.defaultdict(list)
-        for sample in self.samples:
-            if sample["at"] <= now:
-                by_colour[sample["colour"]].append(sample)
-        return {colour: sample_stats(samples) for colour, samples in by_colour.items()}
-
-
-def haproxy_counters(rows, backend):
-    """Colour -> cumulative counters from ``show stat`` rows of ``backend``'s servers (named <colour>-<n>).
-
-    requests: req_tot + econ (HAProxy 2.6 counts in req_tot only the requests a server got, and a
-    request whose connection failed, after its retries, once in econ; stot counts every retry);
-    errors_5xx: hrsp_5xx; no_answer: eresp + econ (HAProxy answered the client 502/503/504 itself);
-    rtime: HAProxy's moving average response time (last 1024 requests), weighted by requests.
-    """
-    counters = {}
-    for row in rows:
-        name = row.get("svname", "")
-        if row.get("pxname") != backend or name in ("FRONTEND", "BACKEND") or "-" not in name:
-            continue
-        colour = name.rsplit("-", 1)[0]
-        entry = counters.setdefault(colour, {"requests": 0, "errors_5xx": 0, "no_answer": 0, "rtime_weighted": 0.0})
-        if row.get("req_tot", "") != "":
-            requests = _int(row.get("req_tot")) + _int(row.get("econ"))
-        else:
-            requests = _int(row.get("stot"))
-        entry["requests"] += requests
-        entry["errors_5xx"] += _int(row.get("hrsp_5xx"))
-        entry["no_answer"] += _int(row.get("eresp")) + _int(row.get("econ"))
-        entry["rtime_weighted"] += _int(row.get("rtime")) * requests
-    return counters
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-class CounterWindow:
-    """Snapshots of cumulative per-colour counters; the window's figures are the differences."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.snapshots = collections.deque()
-
-    def add(self, at, counters):
-        self.snapshots.append((at, counters))
-
-    def stats(self, now):
-        # Keep the newest snapshot at or before the window's start as the baseline.
-        start = now - self.seconds
-        while len(self.snapshots) > 1 and self.snapshots[1][0] <= start:
-            self.snapshots.popleft()
-        if len(self.snapshots) < 2:
-            return {}
-        _first_at, first = self.snapshots[0]
-        _last_at, last = self.snapshots[-1]
-        result = {}
-        for colour, newest in last.items():
-            oldest = first.get(colour, {})
-            requests = newest["requests"] - oldest.get("requests", 0)
-            errors_5xx = newest["errors_5xx"] - oldest.get("errors_5xx", 0)
-            no_answer = newest["no_answer"] - oldest.get("no_answer", 0)
-            if min(requests, errors_5xx, no_answer) < 0:
-                # HAProxy restarted (counters reset): this window has no baseline.
-                continue
-            stats = empty_stats()
-            stats.update(requests=requests, errors_5xx=errors_5xx, no_answer=no_answer,
-                         errors=errors_5xx + no_answer)
-            stats["error_rate"] = round(min(1.0, stats["errors"] / requests), 4) if requests else 0.0
-            if newest["requests"]:
-                stats["latency_avg_ms"] = _round(newest["rtime_weighted"] / newest["requests"])
-            result[colour] = stats
-        return result
 
 
 # ---------------------------------------------------------------------------------------------
