@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     python3 python3-venv git make tar ca-certificates
     # the real parts the tests drive on loopback
-    nginx libnginx-mod-stream haproxy wrk
+    nginx libnginx-mod-stream haproxy wrk postgresql
     # ansible-rulebook (the EDA automatic-rollback tests) runs on a JDK
     openjdk-17-jdk-headless
     # rootful podman for Molecule and the demo (see docs/development.md)

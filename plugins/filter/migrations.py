@@ -1,0 +1,128 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for the migrate role (expand/contract database migrations).
+
+destructive_statements: statements of plain SQL migration files that break the release still
+  running on the shared database (DROP COLUMN/TABLE, RENAME, ALTER ... TYPE, NOT NULL without a
+  default on an existing table), parsed with sqlglot (optional controller dependency).
+contract_blockers: colours that are live or can be rolled back to and run a release older than
+  the contract's release.
+rollback_blocked: whether a colour's release is older than the last contract migration.
+Documentation: destructive_statements.yml, contract_blockers.yml, rollback_blocked.yml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.compat.version import LooseVersion
+
+try:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+except ImportError:  # optional: only the destructive-change guard needs it
+    sqlglot = None
+
+
+def _statement_text(statement, limit=200):
+    text = " ".join(statement.sql(dialect="postgres").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _not_null_without_default(column_def):
+    constraints = [c.args.get("kind") for c in column_def.args.get("constraints") or []]
+    not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in constraints)
+    has_default = any(isinstance(k, exp.DefaultColumnConstraint) for k in constraints)
+    return not_null and not has_default
+
+
+def _reasons(statement):
+    """Why one parsed statement breaks the release that still runs on the old schema."""
+    reasons = []
+    if isinstance(statement, exp.Drop) and str(statement.args.get("kind") or "").upper() == "TABLE":
+        reasons.append("DROP TABLE")
+    if isinstance(statement, exp.Alter):
+        for action in statement.args.get("actions") or []:
+            if isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "COLUMN":
+                reasons.append("DROP COLUMN")
+            elif isinstance(action, (exp.RenameColumn, exp.AlterRename)):
+                reasons.append("RENAME")
+            elif isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None:
+                reasons.append("ALTER ... TYPE")
+            elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
+                reasons.append("SET NOT NULL on an existing column")
+            elif isinstance(action, exp.ColumnDef) and _not_null_without_default(action):
+                reasons.append("ADD COLUMN ... NOT NULL without a default on an existing table")
+    if isinstance(statement, exp.Command):
+        # sqlglot could not parse it into a known statement: judge by its keyword only.
+        keyword = str(statement.this or "").upper()
+        rest = str(statement.expression or "").upper()
+        if "RENAME" in rest.split() or keyword == "RENAME":
+            reasons.append("RENAME")
+    return reasons
+
+
+def destructive_statements(files):
+    """[{file, statement, reason}] for each destructive statement in [{path, content}] SQL files."""
+    if sqlglot is None:
+        raise AnsibleFilterError(
+            "destructive_statements needs the Python package sqlglot on the controller "
+            "(pip install sqlglot, see requirements.txt); or set migrate_guard: false")
+    if isinstance(files, (str, bytes, Mapping)) or not isinstance(files, Sequence):
+        raise AnsibleFilterError("destructive_statements expects a list of {path, content}")
+    found = []
+    for entry in files:
+        if not isinstance(entry, Mapping) or "path" not in entry or "content" not in entry:
+            raise AnsibleFilterError(f"destructive_statements: each file must be {{path, content}}, got {entry!r}")
+        try:
+            statements = sqlglot.parse(entry["content"], read="postgres")
+        except ParseError as exc:
+            raise AnsibleFilterError(
+                f"{entry['path']}: not valid SQL for the destructive-change guard ({str(exc).splitlines()[0]}); "
+                "fix the file or set migrate_guard: false") from exc
+        for statement in statements:
+            if statement is None:
+                continue
+            for reason in _reasons(statement):
+                found.append({"file": entry["path"], "statement": _statement_text(statement), "reason": reason})
+    return found
+
+
+def _older(version, release):
+    try:
+        return LooseVersion(str(version)) < LooseVersion(str(release))
+    except TypeError:  # mixed numeric/text components: fall back to text order
+        return str(version) < str(release)
+
+
+def contract_blockers(versions_by_color, release):
+    """[{color, version}] for every colour (live or rollback target) that runs a release older than `release`."""
+    if not isinstance(versions_by_color, Mapping):
+        raise AnsibleFilterError("contract_blockers expects {colour: [versions]}")
+    if not release:
+        raise AnsibleFilterError("contract_blockers needs the contract's release (migrate_release)")
+    blockers = []
+    for color, versions in versions_by_color.items():
+        releases = [versions] if isinstance(versions, str) else versions or []
+        blockers.extend({"color": color, "version": v} for v in releases if v and _older(v, release))
+    return blockers
+
+
+def rollback_blocked(versions, last_contract_release):
+    """True when any of the colour's releases is older than the last contract migration's release."""
+    if not last_contract_release:
+        return False
+    if isinstance(versions, str):
+        versions = [versions]
+    return any(_older(v, last_contract_release) for v in versions or [] if v)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "destructive_statements": destructive_statements,
+            "contract_blockers": contract_blockers,
+            "rollback_blocked": rollback_blocked,
+        }
