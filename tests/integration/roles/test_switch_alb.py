@@ -1,0 +1,169 @@
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The switch role's ALB router against moto_server on loopback (boto3 over real HTTP).
+
+The load balancer of tests/integration/alb (listeners 80 and 443 forwarding to blue) sits behind
+that suite's error-injecting proxy. moto's load balancer serves no traffic, so the role verifies
+by reading the listeners back (switch_verify_method auto). These tests show that the switch and
+that verification pass on a real change, that a listener reverted behind the switch fails the
+verification and is switched back, that two listeners switch together or not at all, and that
+bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from tests.conftest import execute_playbook
+from tests.integration.alb.conftest import AlbEnv, InjectingProxy
+
+PLAYBOOK = """\
+- name: Switch the listeners of an ALB
+  hosts: bluegreen_lb
+  gather_facts: false
+  tasks:
+    - name: Switch
+      ansible.builtin.include_role:
+        name: switchyard.bluegreen.switch
+    - name: Show the result
+      ansible.builtin.debug:
+        msg: "RESULT {{ switch_result | to_json | b64encode }}"
+"""
+
+BOTH = [{"load_balancer_name": "shop", "listener_port": 80}, {"load_balancer_name": "shop", "listener_port": 443}]
+POOLS = {"blue": "shop-blue", "green": "shop-green"}
+
+
+class DenyNth(set):
+    """``proxy.denied`` that refuses only the n-th call of one action (the loop's second listener)."""
+
+    def __init__(self, action: str, nth: int) -> None:
+        super().__init__()
+        self.action, self.nth, self.calls = action, nth, 0
+
+    def __contains__(self, action) -> bool:
+        if action != self.action:
+            return False
+        self.calls += 1
+        return self.calls == self.nth
+
+
+@pytest.fixture
+def alb(moto_server):
+    moto_server.reset()
+    proxy = InjectingProxy(moto_server.moto_url)
+    try:
+        yield AlbEnv(moto_server.moto_url, proxy)
+    finally:
+        proxy.stop()
+
+
+def play(alb: AlbEnv, tmp_path, listeners=None, pools=None, **extra_vars):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK)
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {
+            "bluegreen_app_name": "shop",
+            "bluegreen_router": "alb",
+            "bluegreen_alb_listeners": listeners or BOTH,
+            "bluegreen_alb_pools": pools or POOLS,
+            "bluegreen_aws": alb.conn,
+            # The role's HTTP precheck probes app hosts; the ALB's own target-health refusal stays on.
+            "switch_precheck": False,
+        },
+        "children": {"bluegreen_lb": {"hosts": {"localhost": {"ansible_connection": "local"}}}},
+    }}))
+    return execute_playbook(playbook, inventory=inventory, extra_vars=extra_vars)
+
+
+def result_of(proc) -> dict:
+    match = re.search(r'"msg": "RESULT ([A-Za-z0-9+/=]+)"', proc.stdout)
+    assert match, proc.stdout[-3000:]
+    return json.loads(base64.b64decode(match.group(1)))
+
+
+def both_weights(alb: AlbEnv) -> tuple:
+    return alb.listener_weights(alb.http), alb.listener_weights(alb.https)
+
+
+def test_switch_moves_both_listeners_and_verifies_by_reading_them_back(alb, tmp_path):
+    proc = play(alb, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    result = result_of(proc)
+    assert (result["router"], result["switched"], result["previous"], result["live"]) == ("alb", True, "blue", "green")
+    assert "read back: live green" in result["verification"], result
+    assert '"green": 1' in result["verification"] and '"blue": 0' in result["verification"], result
+    assert '"listener_port": 443' in result["verification"], result
+    assert both_weights(alb) == ({"blue": 0, "green": 1}, {"blue": 0, "green": 1})
+    # The HTTPS listener kept its certificate, policy and the OIDC action before the forward.
+    https = alb.read_listener(alb.https)
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert [a["Type"] for a in sorted(https["DefaultActions"], key=lambda a: a.get("Order", 0))] == \
+        ["authenticate-oidc", "forward"]
+
+    # Ask for green again: it is live on both listeners, nothing to switch, no write.
+    writes = alb.proxy.seen.count("ModifyListener")
+    again = play(alb, tmp_path, bluegreen_target_color="green")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert result_of(again)["switched"] is False
+    assert alb.proxy.seen.count("ModifyListener") == writes
+
+
+def test_listener_reverted_behind_the_switch_fails_verification_and_switches_back(alb, tmp_path):
+    # Another writer puts blue back right after alb_switch read its write back, before the role verifies.
+    def revert():
+        alb.elb.modify_listener(ListenerArn=alb.http,
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": alb.tg["blue"]}])
+
+    alb.proxy.after["ModifyListener"] = lambda: alb.proxy.after.__setitem__("DescribeListeners", revert)
+    proc = play(alb, tmp_path, listeners=BOTH[:1])
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "Verification of green by reading the ALB listeners back FAILED" in text, text[-3000:]
+    assert "live blue" in text and "(expected green)" in text
+    assert "Traffic was switched back to blue" in text
+    assert alb.listener_weights(alb.http) == {"blue": 1, "green": 0}
+
+
+def test_second_listener_refused_puts_the_first_back(alb, tmp_path):
+    alb.proxy.denied = DenyNth("ModifyListener", 2)
+    proc = play(alb, tmp_path)
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "The ALB could not switch to green" in text, text[-3000:]
+    assert '"listener_port": 443' in text and "AccessDenied" in text
+    assert 'Every listener was put back on the weights it had before ({"load_balancer_name": "shop", ' \
+           '"listener_port": 80})' in text
+    # Listener 80 was switched, then put back; 443 was refused and never changed.
+    assert alb.proxy.seen.count("ModifyListener") == 3
+    assert both_weights(alb) == ({"blue": 1, "green": 0}, {"blue": 1})
+    assert "Verification" not in text  # the role never got as far as verifying
+
+
+def test_unknown_target_group_changes_nothing(alb, tmp_path):
+    before = (alb.read_listener(alb.http), alb.read_listener(alb.https))
+    proc = play(alb, tmp_path, pools={"blue": "shop-blue", "green": "shop-nope"})
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "shop-nope" in text, text[-3000:]
+    assert "ModifyListener" not in alb.proxy.seen
+    assert (alb.read_listener(alb.http), alb.read_listener(alb.https)) == before
+
+
+def test_listener_verification_with_another_router_is_refused(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK)
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {"ansible_connection": "local"}},
+                                             "children": {"bluegreen_lb": {"hosts": {"localhost": {}}}}}}))
+    proc = execute_playbook(playbook, inventory=inventory,
+                            extra_vars={"bluegreen_router": "route53", "switch_verify_method": "listener"})
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())
+    assert "listener the alb router" in text, text[-3000:]
+    assert "Nothing was changed" in text
