@@ -99,6 +99,7 @@ def test_switch_moves_both_listeners_and_verifies_by_reading_them_back(alb, tmp_
     assert "read back: live green" in result["verification"], result
     assert '"green": 1' in result["verification"] and '"blue": 0' in result["verification"], result
     assert '"listener_port": 443' in result["verification"], result
+    assert re.fullmatch(r"localhost: listeners_changed 2, api_calls \d+", result["router_summary"]), result
     assert both_weights(alb) == ({"blue": 0, "green": 1}, {"blue": 0, "green": 1})
     # The HTTPS listener kept its certificate, policy and the OIDC action before the forward.
     https = alb.read_listener(alb.https)
