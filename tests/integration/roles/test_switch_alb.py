@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import execute_playbook
 from tests.integration.alb.conftest import AlbEnv, InjectingProxy
+from tests.integration.awx.conftest import Lab
+from tests.lib.backends import ColourBackend
 
 PLAYBOOK = """\
 - name: Switch the listeners of an ALB
@@ -168,3 +170,66 @@ def test_listener_verification_with_another_router_is_refused(tmp_path):
     text = " ".join(proc.stdout.split())
     assert "listener the alb router" in text, text[-3000:]
     assert "Nothing was changed" in text
+
+
+class AlbLab(Lab):
+    """The AWX lab's job runner (ansible-runner, project = this checkout) with the ALB as the router.
+
+    The colours are the lab's loopback backends (for the smoke test and precheck), the router is the
+    moto ALB: only the inventory differs from the nginx lab, the playbooks are the same.
+    """
+
+    def __init__(self, tmp_path, alb: AlbEnv):  # pylint: disable=super-init-not-called - Lab starts an nginx
+        self.tmp = tmp_path
+        self.blue = ColourBackend("blue", "1.0.0").start()
+        self.green = ColourBackend("green", "2.0.0").start()
+        self.state_dir = tmp_path / "state"
+        self.state_dir.mkdir()
+        self.jobs = 0
+        host = {"ansible_connection": "local", "bluegreen_address": "127.0.0.1"}
+        self.inventory = tmp_path / "inventory.yml"
+        self.inventory.write_text(json.dumps({"all": {
+            "vars": {
+                "bluegreen_app_name": "shop",
+                "bluegreen_router": "alb",
+                "bluegreen_ports": {"blue": self.blue.port, "green": self.green.port},
+                "bluegreen_alb_listeners": BOTH,
+                "bluegreen_alb_pools": POOLS,
+                "bluegreen_aws": alb.conn,
+                "environment_state_dir": str(self.state_dir),
+            },
+            "children": {"bluegreen_lb": {"hosts": {"localhost": host}},
+                         "bluegreen_blue": {"hosts": {"localhost": {}}},
+                         "bluegreen_green": {"hosts": {"localhost": {}}}},
+        }}))
+
+    def close(self) -> None:
+        self.blue.stop()
+        self.green.stop()
+
+
+def test_switch_rollback_and_status_playbooks_with_the_alb_router(alb, tmp_path):
+    lab = AlbLab(tmp_path, alb)
+    try:
+        lab.record("blue", "1.0.0")
+        lab.record("green", "2.0.0")
+        job = lab.run("playbooks/switch.yml")
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+        stats = job.artifacts
+        assert (stats["bluegreen_live_color"], stats["bluegreen_previous_color"], stats["bluegreen_switched"],
+                stats["bluegreen_version"], stats["bluegreen_failed"]) == ("green", "blue", True, "2.0.0", False)
+        assert "read back: live green" in stats["bluegreen_verification"], stats
+        assert both_weights(alb) == ({"blue": 0, "green": 1}, {"blue": 0, "green": 1})
+
+        job = lab.run("playbooks/rollback.yml")
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+        assert (job.artifacts["bluegreen_live_color"], job.artifacts["bluegreen_switched"]) == ("blue", True)
+        assert both_weights(alb) == ({"blue": 1, "green": 0}, {"blue": 1, "green": 0})
+
+        job = lab.run("playbooks/status.yml")
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+        assert job.artifacts["bluegreen_live_color"] == "blue"
+        # The status block as the job log shows it (a JSON list of lines, quotes escaped).
+        assert 'router localhost: live blue weights {\\"blue\\": 1, \\"green\\": 0}' in job.stdout, job.stdout[-3000:]
+    finally:
+        lab.close()
