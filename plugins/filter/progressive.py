@@ -27,6 +27,22 @@ def _number(value, what, kind=float):
         raise AnsibleFilterError(f"{what} must be a number, got {value!r}") from None
 
 
+def parse_steps(text):
+    """The compact text form (an AWX survey answer): "5:30, 25:60, 100" -> [{weight: 5, pause: 30}, ...]."""
+    steps = []
+    for number, item in enumerate((part.strip() for part in text.split(",")), start=1):
+        if not item:
+            continue
+        weight, _sep, pause = item.partition(":")
+        step = {"weight": weight.strip()}
+        if pause.strip():
+            step["pause"] = pause.strip()
+        if not weight.strip():
+            raise AnsibleFilterError(f"bluegreen_steps step {number} {item!r}: write weight:pause, e.g. 5:30")
+        steps.append(step)
+    return steps
+
+
 def progressive_steps(steps, router, ttl=None, default_pause=60):
     """Checked steps: [{index, weight, pause, analyse}], weights rising to a final 100 (added when missing).
 
@@ -34,7 +50,9 @@ def progressive_steps(steps, router, ttl=None, default_pause=60):
     answering with the previous weights for up to a TTL: a shorter pause would judge a split
     that clients have not reached yet.
     """
-    if isinstance(steps, (str, bytes, Mapping)) or not isinstance(steps, Sequence):
+    if isinstance(steps, str):
+        steps = parse_steps(steps)
+    if isinstance(steps, (bytes, Mapping)) or not isinstance(steps, Sequence):
         raise AnsibleFilterError(f"bluegreen_steps must be a list of {{weight, pause}} steps, got {steps!r}")
     checked = []
     last = 0

@@ -36,7 +36,8 @@ def test_steps_are_checked_and_end_at_100():
 
 @pytest.mark.parametrize(("steps", "message"), [
     ([], "is empty"),
-    ("5,25", "must be a list"),
+    ({"weight": 5}, "must be a list"),
+    ("5:1, :3", "step 2 ':3': write weight:pause"),
     ([{"weight": 25, "pause": 1}, {"weight": 5, "pause": 1}], "step 2 weight 5 must be above the previous step's 25"),
     ([{"weight": 150}], "at most 100"),
     ([{"weight": 5, "pause": 0}], "needs a pause above 0"),
@@ -94,3 +95,11 @@ def test_analysis_without_measurement_is_not_analysed_unless_a_probe_ran():
     assert progressive_analysis(skipped, step, "green", "blue", THRESHOLDS)["verdict"] == "not_analysed"
     probe_ok = {"passed": True, "summary": "10 requests, 0 failed"}
     assert progressive_analysis(skipped, step, "green", "blue", THRESHOLDS, probe=probe_ok)["verdict"] == "pass"
+
+
+def test_steps_in_text_form_as_a_survey_gives_them():
+    assert progressive_steps("5:30, 25:60, 100", "nginx") == [
+        {"index": 1, "weight": 5, "pause": 30.0, "analyse": True},
+        {"index": 2, "weight": 25, "pause": 60.0, "analyse": True},
+        {"index": 3, "weight": 100, "pause": 0, "analyse": False},
+    ]
