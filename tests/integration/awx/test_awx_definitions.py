@@ -48,7 +48,9 @@ def test_one_template_per_playbook_with_the_expected_surveys():
         assert not jt["ask_variables_on_launch"] and not jt["ask_limit_on_launch"]
     assert set(questions(TEMPLATES["bluegreen | deploy"])) >= {"bluegreen_version", "bluegreen_artifact",
                                                                "bluegreen_auto_rollback", "bluegreen_retire"}
-    assert set(questions(TEMPLATES["bluegreen | switch"])) >= {"bluegreen_target_color", "bluegreen_auto_rollback"}
+    assert set(questions(TEMPLATES["bluegreen | switch"])) >= {"bluegreen_target_color", "bluegreen_auto_rollback",
+                                                               "bluegreen_steps", "bluegreen_steps_max_error_rate",
+                                                               "bluegreen_steps_min_requests"}
     # Two jobs switching the same routers would race.
     for name in ("bluegreen | deploy", "bluegreen | switch", "bluegreen | rollback"):
         assert TEMPLATES[name]["allow_simultaneous"] is False
@@ -93,7 +95,7 @@ def test_auto_rollback_answer_becomes_the_switch_roles_boolean():
 
 def test_every_survey_variable_is_read_by_the_playbooks_or_roles():
     sources = "\n".join(path.read_text() for pattern in ("playbooks/*.yml", "roles/*/defaults/main.yml",
-                                                         "roles/*/tasks/*.yml")
+                                                         "roles/*/defaults/main/*.yml", "roles/*/tasks/*.yml")
                         for path in REPO.glob(pattern))
     for jt in TEMPLATES.values():
         mapped = yaml.safe_load(jt["extra_vars"] or "---") or {}
@@ -162,3 +164,13 @@ def test_templates_reference_the_exported_project_inventory_and_ee():
         assert jt["execution_environment"]["name"] in environments
     groups = {g["name"] for g in DATA["inventory"][0]["related"]["groups"]}
     assert groups == {"bluegreen_lb", "bluegreen_blue", "bluegreen_green"}
+
+
+def test_steps_survey_default_is_one_step_and_its_example_parses():
+    """The survey's text form is what the progressive_steps filter reads; empty keeps the one-step switch."""
+    from ansible_collections.switchyard.bluegreen.plugins.filter.progressive import progressive_steps  # noqa: PLC0415
+
+    question = questions(TEMPLATES["bluegreen | switch"])["bluegreen_steps"]
+    assert question["type"] == "text" and question["default"] == "" and question["required"] is False
+    example = re.search(r"e\.g\. ([0-9:, ]+[0-9])", question["question_description"]).group(1)
+    assert [step["weight"] for step in progressive_steps(example, "nginx")] == [5, 25, 100]

@@ -50,10 +50,10 @@ def active_colour(path: Path) -> str | None:
 SWITCH_KEYS = {
     "bluegreen_live_color", "bluegreen_previous_color", "bluegreen_switched", "bluegreen_switched_at",
     "bluegreen_switch_duration_s", "bluegreen_reload_skew_s", "bluegreen_verification",
-    "bluegreen_failed", "bluegreen_failure", "bluegreen_failed_task",
+    "bluegreen_failed", "bluegreen_failure", "bluegreen_failed_task", "bluegreen_steps",
 }
 CONTRACT = {
-    "deploy": SWITCH_KEYS | {"bluegreen_version", "bluegreen_deploy_duration_s"},
+    "deploy": SWITCH_KEYS | {"bluegreen_version", "bluegreen_deploy_duration_s", "bluegreen_migration"},
     "switch": SWITCH_KEYS | {"bluegreen_version", "bluegreen_playbook_duration_s"},
     "rollback": SWITCH_KEYS,
     "status": {"bluegreen_live_color", "bluegreen_previous_color", "bluegreen_status"},
