@@ -7,8 +7,9 @@ destructive_statements: statements of plain SQL migration files that break the r
   default on an existing table), parsed with sqlglot (optional controller dependency).
 contract_blockers: colours that are live or can be rolled back to and run a release older than
   the contract's release.
-rollback_blocked: whether a colour's release is older than the last contract migration.
-Documentation: destructive_statements.yml, contract_blockers.yml, rollback_blocked.yml.
+versions_in_service: the releases of the live colour and of every colour that can be rolled back to.
+rollback_blocked: whether a colour's release is older than a release whose contract migration ran.
+Documentation: destructive_statements.yml, contract_blockers.yml, versions_in_service.yml, rollback_blocked.yml.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ except ImportError:  # optional: only the destructive-change guard needs it
 
 
 def _statement_text(statement, limit=200):
-    text = " ".join(statement.sql(dialect="postgres").split())
+    text = " ".join(statement.sql(dialect="postgres", comments=False).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -110,13 +111,23 @@ def contract_blockers(versions_by_color, release):
     return blockers
 
 
-def rollback_blocked(versions, last_contract_release):
-    """True when any of the colour's releases is older than the last contract migration's release."""
-    if not last_contract_release:
-        return False
-    if isinstance(versions, str):
-        versions = [versions]
-    return any(_older(v, last_contract_release) for v in versions or [] if v)
+def versions_in_service(status, live):
+    """{colour: [releases]} of the live colour and of every colour with a healthy host (a rollback target)."""
+    if not isinstance(status, Mapping):
+        raise AnsibleFilterError("versions_in_service expects the color_status mapping")
+    in_service = {}
+    for color, raw in status.items():
+        entry = raw if isinstance(raw, Mapping) else {}
+        if color == live or int(entry.get("healthy") or 0) > 0:
+            in_service[color] = [v for v in entry.get("versions") or [] if v and v != "none"]
+    return in_service
+
+
+def rollback_blocked(versions, contract_releases):
+    """True when any of the colour's releases is older than a release whose contract migration ran."""
+    releases = [versions] if isinstance(versions, str) else versions or []
+    contracts = [contract_releases] if isinstance(contract_releases, str) else contract_releases or []
+    return any(_older(v, contract) for v in releases if v for contract in contracts if contract)
 
 
 class FilterModule:
@@ -125,4 +136,5 @@ class FilterModule:
             "destructive_statements": destructive_statements,
             "contract_blockers": contract_blockers,
             "rollback_blocked": rollback_blocked,
+            "versions_in_service": versions_in_service,
         }

@@ -92,8 +92,32 @@ def test_contract_blockers_refuses_bad_input(args, message):
 
 
 def test_rollback_blocked():
-    assert migrations.rollback_blocked(["1.0.0"], "2.0.0") is True
+    assert migrations.rollback_blocked(["1.0.0"], ["2.0.0"]) is True
     assert migrations.rollback_blocked("2.0.0", "2.0.0") is False
-    assert migrations.rollback_blocked(["2.1.0"], "2.0.0") is False
-    assert migrations.rollback_blocked(["1.0.0"], "") is False
-    assert migrations.rollback_blocked([], "2.0.0") is False
+    assert migrations.rollback_blocked(["2.1.0"], ["2.0.0"]) is False
+    # Older than the last of several contracts is enough.
+    assert migrations.rollback_blocked(["2.1.0"], ["2.0.0", "3.0.0"]) is True
+    assert migrations.rollback_blocked(["1.0.0"], []) is False
+    assert migrations.rollback_blocked([], ["2.0.0"]) is False
+
+
+def test_versions_in_service_keeps_the_live_and_healthy_colours():
+    status = {
+        "green": {"hosts": 1, "versions": ["2.0.0"], "healthy": 1, "live_on": 1},
+        "blue": {"hosts": 1, "versions": ["1.0.0"], "healthy": 1, "live_on": 0},
+    }
+    assert migrations.versions_in_service(status, "green") == {"green": ["2.0.0"], "blue": ["1.0.0"]}
+    # Retired: stopped, so no healthy host; it can no longer be rolled back to.
+    status["blue"]["healthy"] = 0
+    assert migrations.versions_in_service(status, "green") == {"green": ["2.0.0"]}
+    # The live colour counts even when its probe failed; a colour without a record has no release.
+    status["green"].update(healthy=0, versions=["none"])
+    assert migrations.versions_in_service(status, "green") == {"green": []}
+    with pytest.raises(AnsibleFilterError):
+        migrations.versions_in_service([], "green")
+
+
+def test_the_named_statement_leaves_out_comments():
+    sql = "-- why\nALTER TABLE a DROP COLUMN b; -- tail"
+    found = migrations.destructive_statements([{"path": "m.sql", "content": sql}])
+    assert found == [{"file": "m.sql", "statement": "ALTER TABLE a DROP COLUMN b", "reason": "DROP COLUMN"}]
