@@ -136,3 +136,16 @@ def test_measure_errors_name_the_option(tmp_path):
         measure_mod.measure(params(access_log="x", max_error_rate=5))
     with pytest.raises(InputError, match="previous needs target"):
         measure_mod.measure(params(access_log="x", target=None))
+
+
+def test_the_nginx_role_writes_the_format_the_parser_reads():
+    from pathlib import Path  # noqa: PLC0415
+
+    from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.access_log import (  # noqa: PLC0415
+        NGINX_LOG_FORMAT,
+        NGINX_LOG_FORMAT_NAME,
+    )
+
+    template = Path(__file__).resolve().parents[4] / "roles" / "nginx" / "templates" / "log_format.conf.j2"
+    directive = f"log_format {NGINX_LOG_FORMAT_NAME} escape=json '{NGINX_LOG_FORMAT}';"
+    assert directive in template.read_text().splitlines()
