@@ -233,3 +233,35 @@ def test_switch_rollback_and_status_playbooks_with_the_alb_router(alb, tmp_path)
         assert 'router localhost: live blue weights {\\"blue\\": 1, \\"green\\": 0}' in job.stdout, job.stdout[-3000:]
     finally:
         lab.close()
+
+
+STEP = """\
+- name: One progressive step through the router contract (what tasks/progressive_step.yml does)
+  hosts: bluegreen_lb
+  gather_facts: false
+  tasks:
+    - name: Detect
+      ansible.builtin.include_role:
+        name: switchyard.bluegreen.switch
+        tasks_from: detect.yml
+    - name: Apply a 10 % step
+      ansible.builtin.include_role:
+        name: switchyard.bluegreen.switch
+        tasks_from: router_alb.yml
+      vars:
+        switch_router_action: apply
+        switch_router_to: green
+        switch_router_weights: {green: 10, blue: 90}
+"""
+
+
+def test_a_progressive_step_sets_the_split_on_every_listener(alb, tmp_path):
+    # A first switch writes the inventory and attaches green (weight 0 -> 1) to both listeners; then blue again.
+    assert play(alb, tmp_path).returncode == 0
+    assert play(alb, tmp_path).returncode == 0
+    assert both_weights(alb) == ({"blue": 1, "green": 0}, {"blue": 1, "green": 0})
+    playbook = tmp_path / "step.yml"
+    playbook.write_text(STEP)
+    proc = execute_playbook(playbook, inventory=tmp_path / "inventory.json")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert both_weights(alb) == ({"blue": 90, "green": 10}, {"blue": 90, "green": 10})
