@@ -30,8 +30,8 @@ def test_compatible_expand_runs_once_and_both_colours_pass(shop):
     again = shop.play("expand.yml", expand_vars(shop, "2.0.0"))
     assert again.returncode == 0, again.stdout[-3000:]
     assert migrate_result(again.stdout)["status"] == "already applied"
-    assert "TASK [switchyard.bluegreen.migrate : Run the expand migration]" in result.stdout
-    assert "TASK [switchyard.bluegreen.migrate : Run the expand migration]" not in again.stdout
+    assert "TASK [switchyard.bluegreen.migrate : Run the migration command of phase expand]" in result.stdout
+    assert "TASK [switchyard.bluegreen.migrate : Run the migration command of phase expand]" not in again.stdout
     assert "Smoke-test the live colour" in again.stdout
 
 
