@@ -65,3 +65,16 @@ def test_good_release_goes_through_every_step(lab):
     assert result["steps"][0]["colors"]["green"]["requests"] >= 10
     assert lab.colours_now() == {"green": 20}
     assert not [r for r in records if r[1] == 0 or r[1] >= 500]
+
+
+def test_too_little_traffic_is_inconclusive_and_aborts_by_default(tmp_path):
+    lab = Lab(tmp_path, "nginx")
+    try:
+        proc = lab.play(bluegreen_steps=[{"weight": 20, "pause": 1}], bluegreen_target_color="green",
+                        bluegreen_steps_min_requests=1000)
+        assert proc.returncode != 0
+        assert "aborted at step 1 (weight 20 %): inconclusive: green had" in proc.stdout, proc.stdout[-4000:]
+        assert "fewer than min_requests 1000" in proc.stdout
+        assert lab.colours_now() == {"blue": 20}
+    finally:
+        lab.close()
