@@ -91,8 +91,8 @@ class Lab:
             front = self.play(run_front=True, run_switch=False)
             assert front.returncode == 0, front.stdout[-4000:]
 
-    def play(self, **extra_vars):
-        proc = execute_playbook(self.playbook, inventory=self.inventory, extra_vars=extra_vars)
+    def play(self, *args: str, **extra_vars):
+        proc = execute_playbook(self.playbook, inventory=self.inventory, extra_vars=extra_vars, args=list(args))
         if self.nginx is not None:
             self.nginx.wait_until_settled()
         return proc

@@ -78,3 +78,17 @@ def test_too_little_traffic_is_inconclusive_and_aborts_by_default(tmp_path):
         assert lab.colours_now() == {"blue": 20}
     finally:
         lab.close()
+
+
+def test_check_mode_shows_the_steps_and_moves_nothing(tmp_path):
+    lab = Lab(tmp_path, "nginx")
+    try:
+        upstream = (lab.nginx.conf_d / "bluegreen_shop.conf").read_text()
+        proc = lab.play("--check", bluegreen_steps=STEPS, bluegreen_target_color="green")
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        assert [line.split(":", 1)[0] for line in step_lines(proc.stdout)] == [
+            "step 1 weight 20 % for 2 s", "step 2 weight 50 % for 2 s", "step 3 weight 100 % for 0 s"]
+        assert (lab.nginx.conf_d / "bluegreen_shop.conf").read_text() == upstream
+        assert lab.colours_now() == {"blue": 20}
+    finally:
+        lab.close()
