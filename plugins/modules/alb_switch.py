@@ -335,24 +335,9 @@ api_calls:
                ModifyListener: 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.botocore import (  # noqa: E402
-    BotoCoreError,
-    ClientError,
-    require_boto3,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.connection import (  # noqa: E402
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
-    ApiCallCounter,
-    aws_argument_spec,
-    client_from_params,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import aws_error  # noqa: E402
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
-    SwitchyardError,
-    fail_module,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.module import (  # noqa: E402
+    aws_module,
+    run_aws_module,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._elbv2.spec import (  # noqa: E402
     SELECTION_REQUIRED_TOGETHER,
@@ -365,36 +350,19 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._elbv2.switch
 
 
 def main():
-    argument_spec = switch_argument_spec()
-    argument_spec.update(aws_argument_spec())
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[*SWITCH_MUTUALLY_EXCLUSIVE, *AWS_MUTUALLY_EXCLUSIVE],
+    module = aws_module(
+        switch_argument_spec(),
+        mutually_exclusive=SWITCH_MUTUALLY_EXCLUSIVE,
         required_one_of=SWITCH_REQUIRED_ONE_OF,
-        required_together=[*SELECTION_REQUIRED_TOGETHER, *AWS_REQUIRED_TOGETHER],
-        supports_check_mode=True,
+        required_together=SELECTION_REQUIRED_TOGETHER,
     )
-    require_boto3(module)
-    counter = ApiCallCounter()
 
-    def cloudwatch():
-        # Only for drain_method=request_count, after the switch.
-        cloudwatch_client = client_from_params("cloudwatch", module.params)
-        counter.attach(cloudwatch_client)
-        return cloudwatch_client
+    def run(make_client):
+        # CloudWatch only for drain_method=request_count, after the switch.
+        return switch(make_client("elbv2"), module.params, check_mode=module.check_mode,
+                      cloudwatch_factory=lambda: make_client("cloudwatch"))
 
-    try:
-        client = client_from_params("elbv2", module.params)
-        counter.attach(client)
-        result = switch(client, module.params, check_mode=module.check_mode, cloudwatch_factory=cloudwatch)
-    except SwitchyardError as exc:
-        fail_module(module, exc, changed=exc.details.get("changed", False), api_calls=counter.summary())
-    except (BotoCoreError, ClientError) as exc:
-        fail_module(module, aws_error(exc, SERVICE), changed=False, api_calls=counter.summary())
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    result["api_calls"] = counter.summary()
-    module.exit_json(**result)
+    run_aws_module(module, SERVICE, run)
 
 
 if __name__ == "__main__":

@@ -126,24 +126,9 @@ api_calls:
   sample: {total: 3, http_requests: 3, by_operation: {DescribeListeners: 2, DescribeLoadBalancers: 1}}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.botocore import (  # noqa: E402
-    BotoCoreError,
-    ClientError,
-    require_boto3,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.connection import (  # noqa: E402
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
-    ApiCallCounter,
-    aws_argument_spec,
-    client_from_params,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import aws_error  # noqa: E402
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
-    SwitchyardError,
-    fail_module,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.module import (  # noqa: E402
+    aws_module,
+    run_aws_module,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._elbv2.spec import (  # noqa: E402
     SELECTION_MUTUALLY_EXCLUSIVE,
@@ -158,27 +143,14 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._elbv2.switch
 def main():
     argument_spec = selection_argument_spec()
     argument_spec["health"] = {"type": "bool", "default": False}
-    argument_spec.update(aws_argument_spec())
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[*SELECTION_MUTUALLY_EXCLUSIVE, *AWS_MUTUALLY_EXCLUSIVE],
+    module = aws_module(
+        argument_spec,
+        mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE,
         required_one_of=SELECTION_REQUIRED_ONE_OF,
-        required_together=[*SELECTION_REQUIRED_TOGETHER, *AWS_REQUIRED_TOGETHER],
+        required_together=SELECTION_REQUIRED_TOGETHER,
         required_if=[["health", True, ["pools"]]],
-        supports_check_mode=True,
     )
-    require_boto3(module)
-    counter = ApiCallCounter()
-    try:
-        client = client_from_params("elbv2", module.params)
-        counter.attach(client)
-        result = info(client, module.params)
-    except SwitchyardError as exc:
-        fail_module(module, exc, api_calls=counter.summary())
-    except (BotoCoreError, ClientError) as exc:
-        fail_module(module, aws_error(exc, SERVICE), api_calls=counter.summary())
-    result["api_calls"] = counter.summary()
-    module.exit_json(**result)
+    run_aws_module(module, SERVICE, lambda make_client: info(make_client("elbv2"), module.params))
 
 
 if __name__ == "__main__":

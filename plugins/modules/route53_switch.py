@@ -393,67 +393,38 @@ api_calls:
       sample: {ListHostedZonesByName: 1, ListResourceRecordSets: 1, ChangeResourceRecordSets: 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.botocore import (  # noqa: E402
-    BotoCoreError,
-    ClientError,
-    require_boto3,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.connection import (  # noqa: E402
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
-    ApiCallCounter,
-    aws_argument_spec,
-    client_from_params,
-)
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.errors import aws_error  # noqa: E402
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import (  # noqa: E402
-    SwitchyardError,
-    fail_module,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.module import (  # noqa: E402
+    aws_module,
+    run_aws_module,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import switch  # noqa: E402
 
 
 def main():
-    argument_spec = {
-        "zone": {"type": "str"},
-        "hosted_zone_id": {"type": "str"},
-        "private_zone": {"type": "bool", "default": False},
-        "record": {"type": "str", "required": True},
-        "type": {"type": "str", "required": True, "choices": ["A", "AAAA", "CNAME"]},
-        "routing": {"type": "str", "choices": ["weighted", "simple"], "default": "weighted"},
-        "targets": {"type": "dict", "required": True},
-        "active": {"type": "str"},
-        "weights": {"type": "dict"},
-        "ttl": {"type": "int"},
-        "idle_record": {"type": "str", "choices": ["keep", "delete"], "default": "keep"},
-        "force": {"type": "bool", "default": False},
-        "retry_on_conflict": {"type": "bool", "default": True},
-        "wait": {"type": "bool", "default": True},
-        "wait_timeout": {"type": "int", "default": 300},
-    }
-    argument_spec.update(aws_argument_spec())
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[["zone", "hosted_zone_id"], ["active", "weights"], *AWS_MUTUALLY_EXCLUSIVE],
+    module = aws_module(
+        {
+            "zone": {"type": "str"},
+            "hosted_zone_id": {"type": "str"},
+            "private_zone": {"type": "bool", "default": False},
+            "record": {"type": "str", "required": True},
+            "type": {"type": "str", "required": True, "choices": ["A", "AAAA", "CNAME"]},
+            "routing": {"type": "str", "choices": ["weighted", "simple"], "default": "weighted"},
+            "targets": {"type": "dict", "required": True},
+            "active": {"type": "str"},
+            "weights": {"type": "dict"},
+            "ttl": {"type": "int"},
+            "idle_record": {"type": "str", "choices": ["keep", "delete"], "default": "keep"},
+            "force": {"type": "bool", "default": False},
+            "retry_on_conflict": {"type": "bool", "default": True},
+            "wait": {"type": "bool", "default": True},
+            "wait_timeout": {"type": "int", "default": 300},
+        },
+        mutually_exclusive=[["zone", "hosted_zone_id"], ["active", "weights"]],
         required_one_of=[["zone", "hosted_zone_id"], ["active", "weights"]],
         required_if=[["routing", "simple", ["active"]]],
-        required_together=AWS_REQUIRED_TOGETHER,
-        supports_check_mode=True,
     )
-    require_boto3(module)
-    counter = ApiCallCounter()
-    try:
-        client = client_from_params("route53", module.params)
-        counter.attach(client)
-        result = switch(client, module.params, check_mode=module.check_mode)
-    except SwitchyardError as exc:
-        fail_module(module, exc, changed=exc.details.get("changed", False), api_calls=counter.summary())
-    except (BotoCoreError, ClientError) as exc:
-        fail_module(module, aws_error(exc, "route53"), changed=False, api_calls=counter.summary())
-    result["api_calls"] = counter.summary()
-    module.exit_json(**result)
+    run_aws_module(module, "route53",
+                   lambda make_client: switch(make_client("route53"), module.params, check_mode=module.check_mode))
 
 
 if __name__ == "__main__":
