@@ -20,6 +20,7 @@ from tests.integration.awx.conftest import AWX_EXPORT, SurveyError, survey_extra
 
 DATA = json.loads(AWX_EXPORT.read_text())
 TEMPLATES = {jt["name"]: jt for jt in DATA["job_templates"]}
+WORKFLOWS = {wf["name"]: wf for wf in DATA["workflow_job_templates"]}
 QUESTION_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 
 
@@ -38,6 +39,7 @@ def test_one_template_per_playbook_with_the_expected_surveys():
         "bluegreen | switch": "playbooks/switch.yml",
         "bluegreen | rollback": "playbooks/rollback.yml",
         "bluegreen | status": "playbooks/status.yml",
+        "bluegreen | contract": "playbooks/contract.yml",
     }
     for jt in TEMPLATES.values():
         assert (REPO / jt["playbook"]).is_file()
@@ -51,8 +53,10 @@ def test_one_template_per_playbook_with_the_expected_surveys():
     assert set(questions(TEMPLATES["bluegreen | switch"])) >= {"bluegreen_target_color", "bluegreen_auto_rollback",
                                                                "bluegreen_steps", "bluegreen_steps_max_error_rate",
                                                                "bluegreen_steps_min_requests"}
-    # Two jobs switching the same routers would race.
-    for name in ("bluegreen | deploy", "bluegreen | switch", "bluegreen | rollback"):
+    assert set(questions(TEMPLATES["bluegreen | contract"])) == {"bluegreen_migrate_contract", "bluegreen_version",
+                                                                 "bluegreen_migrate_timeout"}
+    # Two jobs switching the same routers (or migrating the same database) would race.
+    for name in ("bluegreen | deploy", "bluegreen | switch", "bluegreen | rollback", "bluegreen | contract"):
         assert TEMPLATES[name]["allow_simultaneous"] is False
 
 
@@ -122,18 +126,45 @@ def test_the_survey_emulation_refuses_what_awx_refuses():
 
 def test_workflow_survey_does_not_steer_the_rollback_node():
     """Workflow variables reach every node: a target colour there would make the rollback node switch to it."""
-    (workflow,) = DATA["workflow_job_templates"]
+    workflow = WORKFLOWS["bluegreen | switch with approvals"]
     variables = {q["variable"] for q in workflow["related"]["survey_spec"]["spec"]}
     assert "bluegreen_target_color" not in variables
     assert variables <= set(questions(TEMPLATES["bluegreen | switch"]))
 
 
+def workflow_nodes(workflow: dict) -> dict:
+    return {node["identifier"]: node for node in workflow["related"]["workflow_nodes"]}
+
+
+def node_targets(nodes: dict, identifier: str, kind: str) -> list[str]:
+    return [key["identifier"] for key in nodes[identifier]["related"][f"{kind}_nodes"]]
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_workflow_nodes_reference_real_nodes_templates_and_approvals(name):
+    workflow = WORKFLOWS[name]
+    nodes = workflow_nodes(workflow)
+    assert workflow["natural_key"] == {"organization": workflow["organization"], "name": name,
+                                       "type": "workflow_job_template"}
+    for identifier, node in nodes.items():
+        assert node["natural_key"]["identifier"] == identifier
+        assert node["natural_key"]["workflow_job_template"] == workflow["natural_key"]
+        for kind in ("success", "failure", "always"):
+            assert set(node_targets(nodes, identifier, kind)) <= set(nodes)
+            for key in node["related"][f"{kind}_nodes"]:
+                assert key["workflow_job_template"] == workflow["natural_key"]
+        if node["unified_job_template"] is None:
+            approval = node["related"]["create_approval_template"]
+            assert approval["name"] and approval["timeout"] > 0
+        else:
+            assert node["unified_job_template"]["name"] in TEMPLATES
+
+
 def test_workflow_nodes_form_the_documented_graph():
-    (workflow,) = DATA["workflow_job_templates"]
-    nodes = {node["identifier"]: node for node in workflow["related"]["workflow_nodes"]}
+    nodes = workflow_nodes(WORKFLOWS["bluegreen | switch with approvals"])
 
     def targets(identifier, kind):
-        return [key["identifier"] for key in nodes[identifier]["related"][f"{kind}_nodes"]]
+        return node_targets(nodes, identifier, kind)
 
     assert targets("status-before", "success") == ["approve-switch"]
     assert targets("approve-switch", "success") == ["switch"]
@@ -142,16 +173,6 @@ def test_workflow_nodes_form_the_documented_graph():
     assert targets("keep-new-colour", "failure") == ["rollback"]
     assert targets("switch", "failure") == ["status-after"]
     assert "rollback" not in targets("switch", "failure")
-    for identifier, node in nodes.items():
-        assert node["natural_key"]["identifier"] == identifier
-        assert node["natural_key"]["workflow_job_template"] == workflow["natural_key"]
-        for kind in ("success", "failure", "always"):
-            assert set(targets(identifier, kind)) <= set(nodes)
-        if node["unified_job_template"] is None:
-            approval = node["related"]["create_approval_template"]
-            assert approval["name"] and approval["timeout"] > 0
-        else:
-            assert node["unified_job_template"]["name"] in TEMPLATES
 
 
 def test_templates_reference_the_exported_project_inventory_and_ee():
@@ -174,3 +195,57 @@ def test_steps_survey_default_is_one_step_and_its_example_parses():
     assert question["type"] == "text" and question["default"] == "" and question["required"] is False
     example = re.search(r"e\.g\. ([0-9:, ]+[0-9])", question["question_description"]).group(1)
     assert [step["weight"] for step in progressive_steps(example, "nginx")] == [5, 25, 100]
+
+
+def test_deploy_survey_offers_the_expand_migration_and_leaves_it_out_unanswered():
+    deploy = TEMPLATES["bluegreen | deploy"]
+    expand = questions(deploy)["bluegreen_migrate_expand"]
+    assert expand["type"] == "text" and expand["required"] is False and expand["default"] == ""
+    # An answer must be a command: the migrate role refuses an empty one.
+    assert expand["min"] >= 1
+    timeout = questions(deploy)["bluegreen_migrate_timeout"]
+    assert timeout["type"] == "integer" and timeout["min"] >= 1
+    # The survey's default is the role's own: answering nothing changes nothing.
+    role_default = re.search(r"bluegreen_migrate_timeout \| default\((\d+)\)",
+                             (REPO / "roles" / "migrate" / "defaults" / "main.yml").read_text())
+    assert timeout["default"] == int(role_default.group(1))
+    base = {"bluegreen_version": "2.0.0", "bluegreen_artifact": "/a.tar.gz"}
+    # deploy.yml runs the expand step when bluegreen_migrate_expand is defined: unanswered, it must be absent.
+    assert "bluegreen_migrate_expand" not in survey_extra_vars(deploy, base)
+    extra = survey_extra_vars(deploy, {**base, "bluegreen_migrate_expand": "psql -f db/expand.sql"})
+    assert extra["bluegreen_migrate_expand"] == "psql -f db/expand.sql"
+    with pytest.raises(SurveyError, match="bluegreen_migrate_expand"):
+        survey_extra_vars(deploy, {**base, "bluegreen_migrate_expand": ""})
+    # The contract command is not a deploy question: it runs only through the contract job, after an approval.
+    assert "bluegreen_migrate_contract" not in questions(deploy)
+
+
+def test_contract_template_requires_its_command():
+    contract = TEMPLATES["bluegreen | contract"]
+    assert contract["survey_enabled"] is True
+    with pytest.raises(SurveyError, match="bluegreen_migrate_contract is required"):
+        survey_extra_vars(contract, {})
+    extra = survey_extra_vars(contract, {"bluegreen_migrate_contract": "psql -f db/contract.sql"})
+    # An unanswered release is left out: contract.yml then takes the live colour's release.
+    assert extra == {"bluegreen_migrate_contract": "psql -f db/contract.sql", "bluegreen_migrate_timeout": 600}
+
+
+def test_contract_workflow_puts_an_approval_before_the_contract():
+    workflow = WORKFLOWS["bluegreen | contract with approval"]
+    nodes = workflow_nodes(workflow)
+    parents = {target: identifier for identifier in nodes for kind in ("success", "failure", "always")
+               for target in node_targets(nodes, identifier, kind)}
+    contract_nodes = [i for i, n in nodes.items()
+                      if (n["unified_job_template"] or {}).get("name") == "bluegreen | contract"]
+    assert contract_nodes == ["contract"]
+    # The only way into the contract node is the approval's success branch.
+    approval = parents["contract"]
+    assert nodes[approval]["unified_job_template"] is None
+    assert node_targets(nodes, approval, "success") == ["contract"]
+    for identifier in nodes:
+        assert "contract" not in node_targets(nodes, identifier, "failure") + node_targets(nodes, identifier, "always")
+    assert node_targets(nodes, "status-before", "success") == [approval]
+    assert node_targets(nodes, "contract", "always") == ["status-after"]
+    # Its survey is the contract template's: the command reaches the contract node as a workflow variable.
+    variables = {q["variable"] for q in workflow["related"]["survey_spec"]["spec"]}
+    assert variables == set(questions(TEMPLATES["bluegreen | contract"]))
