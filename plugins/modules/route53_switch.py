@@ -397,30 +397,32 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.module i
     aws_module,
     run_aws_module,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.spec import (  # noqa: E402
+    ZONE_MUTUALLY_EXCLUSIVE,
+    ZONE_REQUIRED_ONE_OF,
+    record_argument_spec,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import switch  # noqa: E402
 
 
 def main():
+    argument_spec = record_argument_spec()
+    argument_spec.update({
+        "routing": {"type": "str", "choices": ["weighted", "simple"], "default": "weighted"},
+        "targets": {"type": "dict", "required": True},
+        "active": {"type": "str"},
+        "weights": {"type": "dict"},
+        "ttl": {"type": "int"},
+        "idle_record": {"type": "str", "choices": ["keep", "delete"], "default": "keep"},
+        "force": {"type": "bool", "default": False},
+        "retry_on_conflict": {"type": "bool", "default": True},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 300},
+    })
     module = aws_module(
-        {
-            "zone": {"type": "str"},
-            "hosted_zone_id": {"type": "str"},
-            "private_zone": {"type": "bool", "default": False},
-            "record": {"type": "str", "required": True},
-            "type": {"type": "str", "required": True, "choices": ["A", "AAAA", "CNAME"]},
-            "routing": {"type": "str", "choices": ["weighted", "simple"], "default": "weighted"},
-            "targets": {"type": "dict", "required": True},
-            "active": {"type": "str"},
-            "weights": {"type": "dict"},
-            "ttl": {"type": "int"},
-            "idle_record": {"type": "str", "choices": ["keep", "delete"], "default": "keep"},
-            "force": {"type": "bool", "default": False},
-            "retry_on_conflict": {"type": "bool", "default": True},
-            "wait": {"type": "bool", "default": True},
-            "wait_timeout": {"type": "int", "default": 300},
-        },
-        mutually_exclusive=[["zone", "hosted_zone_id"], ["active", "weights"]],
-        required_one_of=[["zone", "hosted_zone_id"], ["active", "weights"]],
+        argument_spec,
+        mutually_exclusive=[*ZONE_MUTUALLY_EXCLUSIVE, ["active", "weights"]],
+        required_one_of=[*ZONE_REQUIRED_ONE_OF, ["active", "weights"]],
         required_if=[["routing", "simple", ["active"]]],
     )
     run_aws_module(module, "route53",

@@ -157,22 +157,18 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._aws.module i
     aws_module,
     run_aws_module,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.spec import (  # noqa: E402
+    ZONE_MUTUALLY_EXCLUSIVE,
+    ZONE_REQUIRED_ONE_OF,
+    record_argument_spec,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._route53.switch import info  # noqa: E402
 
 
 def main():
-    module = aws_module(
-        {
-            "zone": {"type": "str"},
-            "hosted_zone_id": {"type": "str"},
-            "private_zone": {"type": "bool", "default": False},
-            "record": {"type": "str", "required": True},
-            "type": {"type": "str", "required": True, "choices": ["A", "AAAA", "CNAME"]},
-            "targets": {"type": "dict"},
-        },
-        mutually_exclusive=[["zone", "hosted_zone_id"]],
-        required_one_of=[["zone", "hosted_zone_id"]],
-    )
+    argument_spec = record_argument_spec()
+    argument_spec["targets"] = {"type": "dict"}
+    module = aws_module(argument_spec, mutually_exclusive=ZONE_MUTUALLY_EXCLUSIVE, required_one_of=ZONE_REQUIRED_ONE_OF)
     run_aws_module(module, "route53", lambda make_client: info(make_client("route53"), module.params))
 
 

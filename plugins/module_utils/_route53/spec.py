@@ -56,6 +56,22 @@ class Target:
         return ("values", tuple(sorted(value_key(record_type, v) for v in self.values)))
 
 
+def record_argument_spec() -> dict:
+    """The options that find the record, shared by route53_switch and route53_switch_info."""
+    return {
+        "zone": {"type": "str"},
+        "hosted_zone_id": {"type": "str"},
+        "private_zone": {"type": "bool", "default": False},
+        "record": {"type": "str", "required": True},
+        "type": {"type": "str", "required": True, "choices": list(RECORD_TYPES)},
+    }
+
+
+# One of the two finds the zone.
+ZONE_MUTUALLY_EXCLUSIVE = [["zone", "hosted_zone_id"]]
+ZONE_REQUIRED_ONE_OF = [["zone", "hosted_zone_id"]]
+
+
 def _check_value(record_type: str, value, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{where}: every value must be a non-empty string, got {value!r}")
