@@ -100,3 +100,36 @@ def test_contract_playbook_waits_until_the_old_colour_is_retired(lab, tmp_path):
     assert job.artifacts["bluegreen_migration"]["status"] == "already applied"
     assert marker.read_text() == "dropped\n"
     assert list(json.loads((migrations / "migrations.json").read_text())["contract"]) == ["2.0.1"]
+
+
+def test_retire_runs_the_contract_only_when_a_contract_command_is_given(lab, tmp_path):
+    """retire.yml imports contract.yml, guarded by bluegreen_migrate_contract.
+
+    The stop play needs systemd, which this host cannot give the lab: it gets no hosts here
+    (bluegreen_app_hosts), so contract.yml reads no colour records and is told the release.
+    That the contract refuses while an older release can serve is the test above.
+    """
+    lab.record("blue", "2.0.1")
+    lab.record("green", "1.0.0")
+    front(lab)
+    migrations, marker = tmp_path / "migrations", tmp_path / "contracted"
+    base = {"bluegreen_app_hosts": "no_such_group", "bluegreen_version": "2.0.1",
+            "bluegreen_migrate_state_dir": str(migrations)}
+
+    job = lab.run("playbooks/retire.yml", base)
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    contract_tasks = [e for e in job.events if e.get("event") == "runner_on_ok"
+                      and "migration" in e["event_data"].get("task", "").lower()]
+    assert contract_tasks == []
+    assert "bluegreen_migration" not in job.artifacts
+    assert not marker.exists()
+
+    job = lab.run("playbooks/retire.yml", {**base, "bluegreen_migrate_contract": f"echo dropped >> {marker}"})
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert job.artifacts["bluegreen_migration"]["phase"] == "contract"
+    assert job.artifacts["bluegreen_migration"]["release"] == "2.0.1"
+    assert job.artifacts["bluegreen_migration"]["status"] == "applied"
+    assert marker.read_text() == "dropped\n"
+    assert list(json.loads((migrations / "migrations.json").read_text())["contract"]) == ["2.0.1"]
+    # Retire and contract leave the traffic where it was.
+    assert lab.colours() == {"blue": 20}
