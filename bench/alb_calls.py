@@ -130,7 +130,7 @@ def main() -> None:
         expect(first, changed=True)
 
         switch_calls, rerun_calls, switch_times, rerun_times = [], [], [], []
-        rerun_modifies = 0
+        rerun_modifies = rerun_unchanged = 0
         colour = "blue"
         for _run in range(runs):
             colour = "green" if colour == "blue" else "blue"
@@ -143,6 +143,7 @@ def main() -> None:
             rerun_calls.append(result["api_calls"])
             rerun_times.append(elapsed)
             rerun_modifies += result["api_calls"]["by_operation"].get("ModifyListener", 0)
+            rerun_unchanged += result.get("changed") is False
 
         client = client_from_params("elbv2", base)
         counter = ApiCallCounter().attach(client)
@@ -162,7 +163,8 @@ def main() -> None:
             "api_calls_per_switch": switch_calls[-1],
             "api_calls_per_switch_all_equal": len(distinct) == 1,
             "api_calls_per_unchanged_rerun": rerun_calls[-1],
-            "rerun_changed_false": True,  # expect() above exits otherwise
+            "reruns_unchanged": rerun_unchanged,  # counted; expect() above also stops the run on a changed re-run
+            "rerun_changed_false": rerun_unchanged == runs,
             "rerun_modify_calls": rerun_modifies,
             "in_process_switches": {"runs": runs, **inproc_switch},
             "in_process_reruns": {"runs": runs, **rerun_counter.summary()},

@@ -50,6 +50,16 @@ PHASE_LIMIT_S = 1500  # hard bound of one phase's load processes (they are stopp
 MAX_FAILURES = 3
 COMMAND_LIMIT_S = 300  # one switch command (ansible-playbook) at most
 
+# Phases that are scripts of their own (each starts its own lab or moto_server), run as a child
+# process group: (script, arguments quick, arguments full, time bound quick, full in seconds).
+# The bounds are 3x or more the scripts' durations (quick measured: alb 7 s, eda 78 s,
+# progressive 41 s; full estimated from them: about 25 s, 5 min, 2-3 min; see run.sh).
+SCRIPT_PHASES = {
+    "alb": ("alb_calls.py", ["--runs", "3"], ["--runs", "10"], 240, 300),
+    "eda": ("eda_rollback.py", ["--quick"], [], 300, 900),
+    "progressive": ("progressive.py", ["--quick"], [], 300, 900),
+}
+
 
 def cpu_times():
     with open("/proc/stat", encoding="ascii") as handle:
@@ -227,6 +237,64 @@ def lb_colour(port):
         conn.close()
 
 
+def script_phase(name, quick, results, log):
+    """Run one SCRIPT_PHASES script, bounded; its figures, or why there are none (never invented)."""
+    script, quick_args, full_args, quick_limit, full_limit = SCRIPT_PHASES[name]
+    limit = quick_limit if quick else full_limit
+    out = results / f"{name}.json"
+    argv = [sys.executable, str(BENCH / script), *(quick_args if quick else full_args)]
+    command = " ".join(["bench/" + script, *argv[2:]])  # as the report shows it
+    if name != "alb":  # alb_calls.py prints its JSON on stdout
+        argv += ["--json", str(out)]
+    log(f"phase {name}: {command} (at most {limit} s)")
+    began = time.monotonic()
+    # Own process group: on the bound (or when this run is stopped) the script's servers go with it.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        reason = f"stopped at its bound of {limit} s"
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    else:
+        reason = None
+    elapsed = time.monotonic() - began
+    (results / f"{name}.log").write_text(f"$ {command}\n{stdout}\n--- stderr ---\n{stderr}", encoding="utf-8")
+    phase = {"name": name, "command": command, "elapsed_s": round(elapsed, 1), "returncode": proc.returncode}
+    if reason is None and proc.returncode != 0:
+        last = (stderr.strip() or stdout.strip() or "no output").splitlines()[-1]
+        reason = f"exit code {proc.returncode}: {last[:300]}"
+    if reason is None:
+        try:
+            phase["data"] = json.loads(stdout if name == "alb" else out.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            reason = f"no readable results ({exc})"
+    phase["ran"] = reason is None
+    if reason:
+        phase["reason"] = reason
+        log(f"  {name} not measured: {reason} (output in {results / (name + '.log')})")
+    else:
+        log(f"  {name}: done in {elapsed:.1f} s")
+    return phase
+
+
+def api_and_script_phases(run, wanted, work, results, log):
+    """The phases without the shared nginx load: DNS against moto, then the SCRIPT_PHASES."""
+    if wanted("dns"):
+        import dns_peer  # noqa: PLC0415
+
+        count = run["counts"]["dns"]
+        log(f"DNS: amazon.aws.route53 vs route53_switch, {count} shifts each")
+        run["dns"] = dns_peer.run(work / "dns", count, log)
+    for name in filter(wanted, SCRIPT_PHASES):
+        run[name] = script_phase(name, run["quick"], results, log)
+
+
 def machine():
     def first(cmd):
         try:
@@ -268,11 +336,11 @@ def loadavg():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="zero-downtime benchmark")
-    parser.add_argument("--quick", action="store_true", help="a few switches per method (under 2 min idle)")
+    parser.add_argument("--quick", action="store_true", help="a few switches per method, short script phases")
     parser.add_argument("--results", default=str(BENCH / "results"))
     parser.add_argument("--docs", default=str(REPO / "docs"))
     parser.add_argument("--only", default="", help="comma-separated phases (module,symlink,template,playbooks,"
-                                                   "broken,haproxy,dns); default all")
+                                                   "broken,haproxy,dns,alb,eda,progressive); default all")
     parser.add_argument("--render", metavar="RESULTS_DIR",
                         help="only analyse an earlier run's raw.json and rewrite the docs")
     args = parser.parse_args(argv)
@@ -299,7 +367,7 @@ def main(argv=None):
     began = time.monotonic()
     command = "make bench-quick" if args.quick else "make bench"
     run = {"started": stamp, "quick": args.quick, "command": command, "counts": counts, "load": LOAD,
-           "gap_s": GAP_S, "machine": machine(), "phases": [], "notes": []}
+           "gap_s": GAP_S, "machine": machine(), "phases": [], "notes": [], "only": sorted(only)}
     work = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     backends = servers.Backends(work / "backends")
     lb = servers.LoadBalancer(work / "lb")
@@ -341,11 +409,7 @@ def main(argv=None):
                 haproxy_router.start()
                 log(f"phase haproxy: {counts['haproxy']} switches")
                 run["phases"].append(run_phase(haproxy_router, None, counts["haproxy"], results, log))
-        if wanted("dns"):
-            import dns_peer  # noqa: PLC0415
-
-            log(f"DNS: amazon.aws.route53 vs route53_switch, {counts['dns']} shifts each")
-            run["dns"] = dns_peer.run(work / "dns", counts["dns"], log)
+        api_and_script_phases(run, wanted, work, results, log)
     finally:
         if haproxy_router is not None:
             haproxy_router.stop()
@@ -371,6 +435,9 @@ def render(run, docs, log):
     summary = {k: v for k, v in run.items() if k != "phases"}
     (Path(run["results_dir"]) / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     images = plots.draw(run, docs / "img")
+    progressive = (run.get("progressive") or {}).get("data")
+    if progressive and report.draw_progressive(progressive["results"], docs / "img" / "bench-progressive.png"):
+        images["progressive"] = "img/bench-progressive.png"
     (docs / "benchmarks.md").write_text(report.render(run, images))
     log(f"wrote {docs / 'benchmarks.md'} and {len(images)} plots; raw data in {run['results_dir']}")
     return 0

@@ -89,23 +89,11 @@ def run(settings: dict, progressive: bool) -> dict:
 
 
 def plot(results, path):
-    import matplotlib  # noqa: PLC0415 - only with --plot (requirements-bench.txt)
+    """The same plot as docs/img/bench-progressive.png (bench/report.py draws both)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import report  # noqa: PLC0415
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, axes = plt.subplots(len(results), 1, figsize=(8, 3 * len(results)), sharex=True)
-    for ax, result in zip(axes, results):
-        rows = result["timeline"]
-        seconds = [r["second"] for r in rows]
-        ax.step(seconds, [100 * r["green_share"] for r in rows], where="post", label="green share %")
-        ax.step(seconds, [100 * r["error_rate"] for r in rows], where="post", label="error rate %")
-        ax.set_title(f"{result['mode']}: {result['errors_seen']} errors in {result['requests']} requests")
-        ax.set_ylabel("%")
-        ax.legend(loc="upper right")
-    axes[-1].set_xlabel("seconds since the playbook started")
-    fig.tight_layout()
-    fig.savefig(path)
+    return report.draw_progressive(results, path)
 
 
 def main() -> int:
@@ -124,11 +112,8 @@ def main() -> int:
             print(f"{'':>30}{result['aborted_at'].strip()[:160]}")
     if args.json:
         args.json.write_text(json.dumps({"settings": settings, "results": results}, indent=1))
-    if args.plot:
-        try:
-            plot(results, args.plot)
-        except ImportError:
-            print("no plot: matplotlib is not installed (pip install -r requirements-bench.txt)")
+    if args.plot and not plot(results, args.plot):
+        print("no plot: matplotlib is not installed (pip install -r requirements-bench.txt)")
     return 0
 
 

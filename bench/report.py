@@ -28,6 +28,19 @@ METHOD_TEXT = {
 }
 
 
+SCRIPT_PHASE_TEXT = {
+    "alb": "`switchyard.bluegreen.alb_switch` against moto_server on loopback (bench/alb_calls.py): an ALB "
+           "listener moved between two target groups, each switch run again to check the re-run changes nothing; "
+           "API calls counted by botocore event hooks (the module's `api_calls` result).",
+    "eda": "Automatic rollback (bench/eda_rollback.py): the release on green turns bad (answers 500) after the "
+           "switch; once with ansible-rulebook running `switchyard.bluegreen.auto_rollback` (the "
+           "`bluegreen_watch` source, `rollback.yml` as its action), once with nothing watching.",
+    "progressive": "Progressive switch (bench/progressive.py): the same bad release on green (500 on every 10th "
+                   "request, which passes the 5-request precheck) through the switch role in one step and with "
+                   "`bluegreen_steps`, nginx front converged by the nginx role, under a fixed-rate load.",
+}
+
+
 def ms(value, digits=0):
     if value is None:
         return "-"
@@ -90,7 +103,35 @@ def headline(run):
     elif module:
         note = next((n for n in run.get("notes", []) if "HAProxy" in n or "haproxy" in n), "not run")
         lines.append(f"- HAProxy: {note}.")
+    lines += script_headlines(run)
     lines.append("")
+    return lines
+
+
+def script_headlines(run):
+    lines = []
+    alb = (run.get("alb") or {}).get("data")
+    if alb:
+        lines.append(f"- **alb_switch**: **{alb['api_calls_per_switch']['total']}** ELBv2 API calls per switch; "
+                     f"a re-run of the same switch reported `changed: false` "
+                     f"{alb.get('reruns_unchanged', alb['runs'] if alb['rerun_changed_false'] else 'not all')} "
+                     f"times of {alb['runs']} "
+                     f"with {alb['api_calls_per_unchanged_rerun']['total']} calls and "
+                     f"{alb['rerun_modify_calls']} ModifyListener (moto_server).")
+    eda = (run.get("eda") or {}).get("data")
+    if eda:
+        by = {r["automatic_rollback"]: r for r in eda["results"]}
+        if True in by and False in by:
+            lines.append(f"- **Automatic rollback (EDA)**: a release that turns bad after the switch gave users "
+                         f"errors in **{by[True]['seconds_with_errors']} s** with auto_rollback against "
+                         f"**{by[False]['seconds_with_errors']} s** without ({by[False]['observed_s']:g} s observed; "
+                         f"{by[True]['failed_requests']} vs {by[False]['failed_requests']} failed requests).")
+    prog = (run.get("progressive") or {}).get("data")
+    if prog and len(prog["results"]) == 2:
+        one, steps = prog["results"]
+        lines.append(f"- **Progressive switch**: the same bad release cost users **{one['errors_seen']}** errors "
+                     f"switched in one step and **{steps['errors_seen']}** with `bluegreen_steps` "
+                     f"\"{prog['settings']['steps']}\".")
     return lines
 
 
@@ -190,6 +231,12 @@ def methods_section(run):
     lines = ["## What was compared", ""]
     for result in run["analysis"]:
         lines.append(f"- **{result['label']}**: {METHOD_TEXT.get(result['key'], '')}")
+    for name, text in SCRIPT_PHASE_TEXT.items():
+        phase = run.get(name)
+        if phase and phase.get("ran"):
+            lines.append(f"- {text}")
+        else:
+            lines.append(f"- Not run: `{name}` ({not_run(run, name)}).")
     for note in run.get("notes", []):
         lines.append(f"- Not run: {note}.")
     lines.append("")
@@ -337,6 +384,156 @@ def dns_section(run):
     return lines
 
 
+def not_run(run, name):
+    """Why a script phase has no numbers in this run."""
+    phase = run.get(name)
+    if phase is None:
+        return "not part of this run" + (" (`--only`)" if run.get("only") else "")
+    return phase.get("reason", "no results")
+
+
+def api_calls_section(run):
+    """The switches that call a cloud API side by side: calls per switch and what a re-run does."""
+    lines = ["## API calls per switch (moto on loopback)", "",
+             "Calls a switch makes against the provider's API, and what running the same switch again does "
+             "(an idempotent tool reports `changed: false` and writes nothing). DNS rows: see the DNS section "
+             "below for how they are counted; the re-run column there is the alias re-run with moto's answers.", "",
+             "| tool | switches | API calls per switch | calls by operation | re-run of the same switch: changed "
+             "| API calls per re-run | write calls on re-run |",
+             "|---|---:|---:|---|---|---:|---:|"]
+    dns = run.get("dns") or {}
+    alias = (dns.get("alias_rerun") or {}).get("moto") or {}
+    for tool, shifts in (dns.get("tools") or {}).items():
+        if not shifts:
+            continue
+        info = alias.get(tool) or {}
+        rerun = "-" if not info else ("failed" if info.get("failed") else ("**yes**" if info.get("rerun_changed")
+                                                                          else "no"))
+        actions = ", ".join(f"{k} {v}" for k, v in shifts[0]["by_action"].items())
+        lines.append(f"| {tool} (weighted shift) | {len(shifts)} | {median([s['calls'] for s in shifts]):.0f} | "
+                     f"{actions} | {rerun} | - | - |")
+    if not dns:
+        lines.append(f"| amazon.aws.route53, route53_switch | not run: {not_run(run, 'dns')} | | | | | |")
+    alb = run.get("alb") or {}
+    data = alb.get("data")
+    if data:
+        calls, rerun = data["api_calls_per_switch"], data["api_calls_per_unchanged_rerun"]
+        writes = data["rerun_modify_calls"]
+        unchanged = data.get("reruns_unchanged", data["runs"] if data["rerun_changed_false"] else "not all")
+        same = "" if data["api_calls_per_switch_all_equal"] else " (not the same on every switch: last shown)"
+        lines.append(
+            f"| alb_switch (listener between target groups) | {data['runs']} | {calls['total']}{same} | "
+            + ", ".join(f"{k} {v}" for k, v in calls["by_operation"].items())
+            + f" | {'no' if data['rerun_changed_false'] else '**yes**'} ({unchanged} of {data['runs']} re-runs "
+            f"reported `changed: false`) | {rerun['total']} | {writes} ModifyListener over {data['runs']} re-runs |")
+        inproc = data["in_process_switches"]
+        lines += ["", f"alb_switch, {data['emulator']}: cross-check in one process on one boto3 client, "
+                  f"{inproc['total']} calls for {inproc['runs']} switches "
+                  f"({inproc['total'] / max(1, inproc['runs']):.1f} per switch; "
+                  + ", ".join(f"{k} {v}" for k, v in inproc["by_operation"].items()) + "), "
+                  f"{data['in_process_reruns']['total']} calls for {data['in_process_reruns']['runs']} re-runs. "
+                  "Module process per switch (interpreter start-up included): median "
+                  f"{data['switch_module']['median_ms']:.0f} ms, re-run "
+                  f"{data['unchanged_rerun_module']['median_ms']:.0f} ms."]
+    else:
+        lines.append(f"| alb_switch | not run: {not_run(run, 'alb')} | | | | | |")
+    lines.append("")
+    return lines
+
+
+def eda_section(run):
+    lines = ["## Automatic rollback (EDA): seconds of errors with vs without", ""]
+    phase = run.get("eda") or {}
+    data = phase.get("data")
+    if not data:
+        return [*lines, f"Not measured in this run: {not_run(run, 'eda')}.", ""]
+    times = data["times"]
+    lines += [f"A release turns bad {times['bad_after']:g} s after the switch to green (green answers 500 to "
+              f"everything); {times['observe']:g} s are observed from that moment, under a fixed-rate load. With "
+              f"automatic rollback the `bluegreen_watch` source judges windows of {times['window']} s every "
+              f"{times['interval']} s and fires after {times['bad_windows']} bad windows "
+              f"(at least {times['min_requests']} requests each); without it nobody acts within the observation "
+              f"({data['mode']} mode; `{phase['command']}`).", "",
+              "| release turns bad after the switch | failed requests | error span (s) | seconds with errors "
+              "| first bad request -> old colour (s) | rolled back |",
+              "|---|---:|---:|---:|---:|---|"]
+    for result in data["results"]:
+        label = "automatic rollback (EDA auto_rollback)" if result["automatic_rollback"] else "no automatic rollback"
+        back = result["first_bad_to_old_colour_s"]
+        back = back if back is not None else f"never (within {result['observed_s']:g} s)"
+        lines.append(f"| {label} | {result['failed_requests']} of {result['requests']} | {result['error_span_s']} | "
+                     f"{result['seconds_with_errors']} | {back} | {'yes' if result['rolled_back'] else 'no'} |")
+    lines.append("")
+    return lines
+
+
+def progressive_section(run, images):
+    lines = ["## Progressive switch: one step vs steps, same bad release", ""]
+    phase = run.get("progressive") or {}
+    data = phase.get("data")
+    if not data:
+        return [*lines, f"Not measured in this run: {not_run(run, 'progressive')}.", ""]
+    settings = data["settings"]
+    lines += ["The release on green answers 500 to every 10th request: it passes the precheck but not real "
+              f"traffic. One step: the ordinary switch, whose verification through the load balancer is there to see "
+              f"the errors and switch back. Progressive: `bluegreen_steps: \"{settings['steps']}\"` (percent of "
+              f"traffic to green : seconds observed), at least {settings['min_requests']} requests per step, each "
+              f"step judged before the next. Load client paced at {settings['rate']:g} requests/s at most "
+              f"(`{phase['command']}`).", "",
+              "| switch | requests | answered by green | errors users saw | error rate | playbook (s) | outcome |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for result in data["results"]:
+        outcome = abort_reason(result["aborted_at"]) or f"playbook failed (rc {result['playbook_rc']})" \
+            if result["playbook_rc"] else "playbook succeeded"
+        rate = "-" if result["error_rate"] is None else f"{100 * result['error_rate']:.2f} %"
+        lines.append(f"| {result['mode']} | {result['requests']} | {result['green_answered']} | "
+                     f"{result['errors_seen']} | {rate} | {result['playbook_s']} | {outcome} |")
+    lines.append("")
+    if "progressive" in images:
+        lines += ["Green's share of the answers (the weight users actually got) and the error rate, per second "
+                  "since the playbook started:", "", f"![progressive switch]({images['progressive']})", ""]
+    return lines
+
+
+def abort_reason(line):
+    """`aborted at step 1 (weight 10 %): <verdict>` out of the playbook's error line, or None."""
+    if not line or "aborted at step" not in line:
+        return None
+    text = "aborted at step" + line.split("aborted at step", 1)[1].split(". Figures:", 1)[0]
+    back = [end for end in ("All traffic is back on blue", "All traffic is back on green") if end in line]
+    return (text.replace("fail: ", "", 1) + (f"; {back[0].lower()}" if back else "")).replace("|", "/")
+
+
+def draw_progressive(results, path):
+    """Weight (green's observed share) and error rate per second, one panel per run; False without matplotlib."""
+    try:
+        import matplotlib  # noqa: PLC0415 - requirements-bench.txt
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(len(results), 1, figsize=(8, 2.8 * len(results)), sharex=True, squeeze=False)
+    for ax, result in zip(axes[:, 0], results):
+        rows = result["timeline"]
+        seconds = [r["second"] for r in rows]
+        ax.step(seconds, [100 * r["green_share"] for r in rows], where="post", color="#2e9e44",
+                label="green share of answers %")
+        ax.step(seconds, [100 * r["error_rate"] for r in rows], where="post", color="#d62728",
+                label="error rate %")
+        ax.set_title(f"{result['mode']}: {result['errors_seen']} errors in {result['requests']} requests",
+                     fontsize=10)
+        ax.set_ylabel("%")
+        ax.set_ylim(-3, 103)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds since the playbook started")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def plots_section(run, images):
     lines = ["## Around one switch, per method", "",
              "Answers per colour per 10 ms for each client kind, around the switch whose both-colours window is the "
@@ -376,8 +573,8 @@ def how_section(run):
         f"loop): {load}. Every request is recorded with send time, answer time, colour, status or error kind. "
         "The load is moderate on purpose: this is about errors and windows, not peak throughput, and 2 cores run "
         "the clients, both nginx instances and the switching tools. The achieved rates are in the traffic table; "
-        f"the client processes used {client_cpu} cores on average per phase; the whole machine was busy "
-        f"{cpu} of the time.",
+        + (f"the client processes used {client_cpu} cores on average per phase; the whole machine was busy "
+           f"{cpu} of the time." if run["analysis"] else "(no such phase in this run)."),
         f"- Between two switches the load runs {run['gap_s']} s undisturbed; a switch's errors are those of "
         "requests sent from its start to the next switch's start.",
         "- Answer times are taken when the client process handles the answer. On a busy machine that can be "
@@ -388,11 +585,22 @@ def how_section(run):
         "- This machine is shared with other work (tests, containers) and has only 2 cores: absolute times, above "
         "all interpreter start-up and playbook wall times, are slower than on an idle machine. Error counts, "
         "windows and ratios between methods measured in the same run are the numbers to compare.",
+        *script_phase_lines(run),
         "- moto is far more permissive than Route53 and applies changes at once (always `INSYNC`); the DNS numbers "
         "are API calls and states, not propagation times.",
         "",
     ]
     return lines
+
+
+def script_phase_lines(run):
+    done = [f"`{run[name]['command']}` {run[name]['elapsed_s']:.0f} s" for name in SCRIPT_PHASE_TEXT
+            if (run.get(name) or {}).get("ran")]
+    if not done:
+        return []
+    return ["- The ALB, automatic-rollback and progressive phases are scripts with their own lab (their own nginx, "
+            "backends, load client or moto_server), run one after the other after the phases above, each in its "
+            "own process group with a time bound: " + ", ".join(done) + "."]
 
 
 def render(run, images):
@@ -405,13 +613,23 @@ def render(run, images):
         "are in `bench/results/<run>/` (not committed). See [How it was measured](#how-it-was-measured).", "",
     ]
     lines += headline(run)
-    lines += plain_words(run)
+    if run["analysis"]:
+        lines += plain_words(run)
     lines += methods_section(run)
-    lines += load_table(run)
-    lines += switch_table(run)
-    lines += tool_table(run)
+    if run["analysis"]:
+        lines += load_table(run)
+        lines += switch_table(run)
+        lines += tool_table(run)
+    else:
+        lines += ["## Switching under load (nginx, HAProxy)", "",
+                  "Not run in this run (`--only` left out module, symlink, template, playbooks and haproxy): no "
+                  "traffic, per-switch or tool-time figures.", ""]
     lines += broken_table(run)
+    lines += api_calls_section(run)
     lines += dns_section(run)
-    lines += plots_section(run, images)
+    lines += eda_section(run)
+    lines += progressive_section(run, images)
+    if run["analysis"]:
+        lines += plots_section(run, images)
     lines += how_section(run)
     return "\n".join(lines)
