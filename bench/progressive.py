@@ -14,7 +14,8 @@ every 10th request: it passes the precheck (5 requests) but not real traffic.
 - progressive: the same release with 3 steps; the first step's analysis aborts it.
 
 Reported per run: requests, requests green answered, errors users saw, the playbook's duration,
-and a per-second timeline of green's share and the error rate (with --plot, a PNG of it).
+which colour answers 10 requests sent after it, and a per-second timeline of green's share and
+the error rate (with --plot, a PNG of it).
 
     build/venv/bin/python bench/progressive.py --quick      # steps 10:3, 50:3, 100; about 1 min
     build/venv/bin/python bench/progressive.py              # steps 5:30, 25:60, 100; about 3 min
@@ -72,6 +73,7 @@ def run(settings: dict, progressive: bool) -> dict:
             time.sleep(0.5)
             load.stop()
             records = list(load.records)
+            served_after = lab.colours_now(10)  # which colour users get once the playbook is done
         finally:
             lab.close()
     errors = [r for r in records if r[1] == 0 or r[1] >= 500]
@@ -83,6 +85,7 @@ def run(settings: dict, progressive: bool) -> dict:
         "green_answered": sum(1 for r in records if r[2] == "green"),
         "errors_seen": len(errors),
         "error_rate": round(len(errors) / len(records), 4) if records else None,
+        "served_after": served_after,
         "aborted_at": next((line for line in proc.stdout.splitlines() if "aborted at step" in line), None),
         "timeline": timeline(records, started),
     }

@@ -475,19 +475,27 @@ def progressive_section(run, images):
         return [*lines, f"Not measured in this run: {not_run(run, 'progressive')}.", ""]
     settings = data["settings"]
     lines += ["The release on green answers 500 to every 10th request: it passes the precheck but not real "
-              f"traffic. One step: the ordinary switch, whose verification through the load balancer is there to see "
-              f"the errors and switch back. Progressive: `bluegreen_steps: \"{settings['steps']}\"` (percent of "
-              f"traffic to green : seconds observed), at least {settings['min_requests']} requests per step, each "
+              "traffic. Errors are counted from the playbook's start to 0.5 s after it ended. One step: the "
+              "ordinary switch, whose verification through the load balancer may see the errors and switch back. "
+              f"Progressive: `bluegreen_steps: \"{settings['steps']}\"` (percent of traffic to green : seconds "
+              f"observed), at least {settings['min_requests']} requests per step, each "
               f"step judged before the next. Load client paced at {settings['rate']:g} requests/s at most "
               f"(`{phase['command']}`).", "",
-              "| switch | requests | answered by green | errors users saw | error rate | playbook (s) | outcome |",
-              "|---|---:|---:|---:|---:|---:|---|"]
+              "| switch | requests | answered by green | errors users saw | error rate | playbook (s) | outcome "
+              "| served afterwards (10 requests) |",
+              "|---|---:|---:|---:|---:|---:|---|---|"]
     for result in data["results"]:
         outcome = abort_reason(result["aborted_at"]) or f"playbook failed (rc {result['playbook_rc']})" \
             if result["playbook_rc"] else "playbook succeeded"
         rate = "-" if result["error_rate"] is None else f"{100 * result['error_rate']:.2f} %"
+        served = ", ".join(f"{colour} {n}" for colour, n in sorted((result.get("served_after") or {}).items())) or "-"
         lines.append(f"| {result['mode']} | {result['requests']} | {result['green_answered']} | "
-                     f"{result['errors_seen']} | {rate} | {result['playbook_s']} | {outcome} |")
+                     f"{result['errors_seen']} | {rate} | {result['playbook_s']} | {outcome} | {served} |")
+    left_live = [r["mode"] for r in data["results"]
+                 if (r.get("served_after") or {}).get("green", 0) > (r.get("served_after") or {}).get("blue", 0)]
+    if left_live:
+        lines += ["", f"After {', '.join(left_live)} the bad release was still serving: its users keep getting its "
+                  "errors after the count above stops, until someone switches back."]
     lines.append("")
     if "progressive" in images:
         lines += ["Green's share of the answers (the weight users actually got) and the error rate, per second "
@@ -517,11 +525,14 @@ def draw_progressive(results, path):
     fig, axes = plt.subplots(len(results), 1, figsize=(8, 2.8 * len(results)), sharex=True, squeeze=False)
     for ax, result in zip(axes[:, 0], results):
         rows = result["timeline"]
-        seconds = [r["second"] for r in rows]
-        ax.step(seconds, [100 * r["green_share"] for r in rows], where="post", color="#2e9e44",
-                label="green share of answers %")
-        ax.step(seconds, [100 * r["error_rate"] for r in rows], where="post", color="#d62728",
-                label="error rate %")
+        if not rows:
+            continue
+        # Each value holds for its whole second: repeat the last one at its end so that second is drawn too.
+        seconds = [r["second"] for r in rows] + [rows[-1]["second"] + 1]
+        ax.step(seconds, [100 * r["green_share"] for r in rows] + [100 * rows[-1]["green_share"]], where="post",
+                color="#2e9e44", label="green share of answers %")
+        ax.step(seconds, [100 * r["error_rate"] for r in rows] + [100 * rows[-1]["error_rate"]], where="post",
+                color="#d62728", label="error rate %")
         ax.set_title(f"{result['mode']}: {result['errors_seen']} errors in {result['requests']} requests",
                      fontsize=10)
         ax.set_ylabel("%")
