@@ -48,6 +48,14 @@ def test_destructive_expand_is_refused_before_anything_runs_or_switches():
     assert attempt["stats"]["sy-database-lb"]["changed"] == 0
 
 
+def test_blue_1_0_0_kept_serving_on_its_schema_after_the_refusal():
+    # 20 requests to the live listener's home page, which runs 1.0.0's query on the database.
+    snapshot = recorded("snapshot_after_bad_expand")["sy-database-lb"]
+    assert snapshot["active"] == "blue"
+    assert snapshot["colors"] == {"blue": 20}
+    assert {str(code): count for code, count in snapshot["statuses"].items()} == {"200": 20}
+
+
 def test_expand_migration_ran_then_the_switch():
     attempt = recorded("attempt_expand")
     assert attempt["rc"] == 0, fatal_text(attempt)
