@@ -22,7 +22,7 @@ from .process import alive, children_of
 NGINX = os.environ.get("SWITCHYARD_TEST_NGINX", "/usr/sbin/nginx")
 
 MAIN_CONF = """\
-worker_processes {worker_processes};
+{top}worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections {worker_connections}; }}
@@ -35,7 +35,7 @@ http {{
     scgi_temp_path {prefix}/tmp/scgi;
 {http}
 }}
-"""
+{after}"""
 
 PROXY_SERVER = """\
 server {{
@@ -50,10 +50,15 @@ server {{
 """
 
 
-def main_conf(prefix: Path | str, http: str = "", *, worker_processes: int = 2, worker_connections: int = 512) -> str:
-    """The main configuration of a private nginx in prefix; `http` is the text inside `http { }`."""
+def main_conf(prefix: Path | str, http: str = "", *, worker_processes: int = 2, worker_connections: int = 512,
+              top: str = "", after: str = "") -> str:
+    """The main configuration of a private nginx in prefix; `http` is the text inside `http { }`.
+
+    `top` goes before everything (main context: load_module, include of modules-enabled) and
+    `after` after the http block (a `stream { }` block, for example).
+    """
     return MAIN_CONF.format(prefix=prefix, http=http.rstrip("\n"), worker_processes=worker_processes,
-                            worker_connections=worker_connections)
+                            worker_connections=worker_connections, top=top, after=after)
 
 
 def proxy_server(listen: str, upstream: str, extra: str = "") -> str:

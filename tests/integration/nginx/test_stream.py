@@ -25,28 +25,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import execute_module
-from tests.lib.nginx import NGINX, NginxProcess
+from tests.lib.nginx import NGINX, NginxProcess, main_conf
 from tests.lib.ports import LOOPBACK, free_port
 
 NAME = "db"
 PACKAGE_MODULES = Path("/usr/lib/nginx/modules")
 PACKAGE_STREAM_CONF = Path("/usr/share/nginx/modules-available/mod-stream.conf")
 
-MAIN = """\
-include {prefix}/modules-enabled/*.conf;
-worker_processes 2;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    include {prefix}/conf.d/*.conf;
-}}
+STREAM_BLOCK = """\
 stream {{
     include {prefix}/stream.d/*.conf;
     server {{
@@ -56,6 +42,13 @@ stream {{
     }}
 }}
 """
+
+
+def stream_main_conf(prefix, listen):
+    """A private nginx that loads the stream module as Debian's modules-enabled does, with a TCP proxy."""
+    return main_conf(prefix, f"    include {prefix}/conf.d/*.conf;", worker_connections=256,
+                     top=f"include {prefix}/modules-enabled/*.conf;\n",
+                     after=STREAM_BLOCK.format(prefix=prefix, listen=listen, name=NAME))
 
 
 class TcpColour:
@@ -101,7 +94,7 @@ class StreamLab:
         (prefix / "modules").symlink_to(PACKAGE_MODULES)
         self.stream_d = prefix / "stream.d"
         self.stream_d.mkdir()
-        self.nginx = NginxProcess(prefix, MAIN.format(prefix=prefix, listen=f"{LOOPBACK}:{self.port}", name=NAME))
+        self.nginx = NginxProcess(prefix, stream_main_conf(prefix, f"{LOOPBACK}:{self.port}"))
         self.path = self.stream_d / f"bluegreen_{NAME}.conf"
         self.state_dir = prefix / "state"
 
