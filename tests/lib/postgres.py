@@ -87,3 +87,20 @@ class LoopbackPostgres:
             "SELECT column_name FROM information_schema.columns WHERE table_name = :'table'"
             " ORDER BY ordinal_position;"))
         return out.split()
+
+    def schema(self, database: str | None = None) -> dict:
+        """Every table's columns (name, type) and every index of schema public, to compare before/after."""
+        args = ["-d", database] if database else []
+        columns = self.psql(*args, stdin=(
+            "SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position;")).splitlines()
+        indexes = self.psql(*args, stdin=(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname;")).splitlines()
+        return {"columns": columns, "indexes": indexes}
+
+    def backends_running(self, needle: str) -> list[str]:
+        """Queries of the server's other backends that contain `needle` (a migration the client left behind)."""
+        out = self.psql("-d", "postgres", "-v", f"needle={needle}", stdin=(
+            "SELECT state || ': ' || query FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND strpos(query, :'needle') > 0;"))
+        return out.splitlines()
