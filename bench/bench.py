@@ -34,6 +34,8 @@ import analyse
 import methods
 import servers
 
+from tests.lib.process import alive
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
@@ -134,7 +136,7 @@ class WorkerWatch(threading.Thread):
 
     def run(self):
         while time.monotonic() < self.deadline:
-            if not any(servers.alive(pid) for pid in self.old):
+            if not any(alive(pid) for pid in self.old):
                 self.t_gone = time.monotonic()
                 return
             time.sleep(0.005)

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import boto3
 import methods
-import servers
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from tests.lib.ports import free_port, wait_for_port  # noqa: E402
 from tests.lib.route53_double import StrictRoute53  # noqa: E402
 
 ZONE = "bench.example"
@@ -131,7 +131,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 def start_moto(port):
     proc = subprocess.Popen([str(methods.VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    servers.wait_for_port(port, timeout=30)
+    wait_for_port(port, timeout=30)
     return proc
 
 
@@ -157,7 +157,7 @@ def classify_states(states):
 def run(workdir, count, log):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    moto_port = servers.free_port()
+    moto_port = free_port()
     moto = start_moto(moto_port)
     direct = boto3.client("route53", endpoint_url=f"http://127.0.0.1:{moto_port}", **CREDS)
     zone_id = direct.create_hosted_zone(Name=ZONE, CallerReference=str(time.time()))["HostedZone"]["Id"]

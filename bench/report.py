@@ -407,8 +407,12 @@ def api_calls_section(run):
         if not shifts:
             continue
         info = alias.get(tool) or {}
-        rerun = "-" if not info else ("failed" if info.get("failed") else ("**yes**" if info.get("rerun_changed")
-                                                                          else "no"))
+        if not info:
+            rerun = "-"
+        elif info.get("failed"):
+            rerun = "failed"
+        else:
+            rerun = "**yes**" if info.get("rerun_changed") else "no"
         actions = ", ".join(f"{k} {v}" for k, v in shifts[0]["by_action"].items())
         lines.append(f"| {tool} (weighted shift) | {len(shifts)} | {median([s['calls'] for s in shifts]):.0f} | "
                      f"{actions} | {rerun} | - | - |")

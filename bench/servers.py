@@ -17,8 +17,7 @@ import os
 import textwrap
 
 from tests.lib.nginx import NginxProcess, main_conf, proxy_server
-from tests.lib.ports import LOOPBACK, free_port, wait_for_port  # noqa: F401 - dns_peer.py uses them from here
-from tests.lib.process import alive  # noqa: F401 - bench.py and haproxy_router.py use it from here
+from tests.lib.ports import LOOPBACK, free_port
 
 NGINX = os.environ.get("BENCH_NGINX", "/usr/sbin/nginx")
 

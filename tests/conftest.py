@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.lib.modules import (  # noqa: F401 - the names suites import from tests.conftest
+from tests.lib.modules import (
     BUILD,
     COLLECTION_LINK,
     COLLECTIONS,
@@ -24,6 +24,19 @@ from tests.lib.modules import (  # noqa: F401 - the names suites import from tes
     execute_module,
     execute_playbook,
 )
+
+# The suites import these from tests.conftest.
+__all__ = [
+    "BUILD",
+    "COLLECTIONS",
+    "COLLECTION_LINK",
+    "MODULE_PACKAGE",
+    "REPO",
+    "ModuleResult",
+    "ansible_env",
+    "execute_module",
+    "execute_playbook",
+]
 
 # The session-wide moto_server fixture, shared by the Route53 integration and fault suites.
 pytest_plugins = ["tests.lib.moto"]

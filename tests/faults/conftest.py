@@ -28,7 +28,7 @@ import pytest
 from tests.conftest import BUILD, REPO, ansible_env
 from tests.lib.backends import ColourBackend, blue_green, pools_of
 from tests.lib.modules import module_command, module_input
-from tests.lib.nginx import LoopbackNginx, wait_for_workers  # noqa: F401 - the suites import it from here
+from tests.lib.nginx import LoopbackNginx
 from tests.lib.ports import LOOPBACK
 
 FULL = os.environ.get("SWITCHYARD_FAULT_FULL", "") not in ("", "0", "false", "no")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.nginx import LoopbackNginx
+from tests.lib.nginx import LoopbackNginx, wait_for_workers
 
-from .conftest import UPSTREAM, Lab, run_quiet, wait_for_single_generation, wait_for_workers
+from .conftest import UPSTREAM, Lab, run_quiet, wait_for_single_generation
 
 
 class Unchanged:

@@ -40,11 +40,10 @@ def call(client, operation: str, purpose: str, not_found: str | None = None, **k
     """
     try:
         return getattr(client, _snake(operation))(**kwargs)
-    except ClientError as exc:
-        if not_found is not None and error_code(exc) in NOT_FOUND_CODES:
+    except (ClientError, BotoCoreError) as exc:
+        # One clause: without botocore both names are the same stand-in class.
+        if not_found is not None and isinstance(exc, ClientError) and error_code(exc) in NOT_FOUND_CODES:
             raise InputError(not_found, aws_code=error_code(exc)) from exc
-        raise aws_error(exc, SERVICE, operation, purpose) from exc
-    except BotoCoreError as exc:
         raise aws_error(exc, SERVICE, operation, purpose) from exc
 
 

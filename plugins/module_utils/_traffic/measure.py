@@ -82,7 +82,7 @@ def measure(params, sleep=time.sleep, clock=time.time):
     if params["target"]:
         verdict = judge(colours, params["target"], params["previous"], max_error_rate=params["max_error_rate"],
                         max_latency_p95_ms=params["max_latency_p95_ms"], min_requests=params["min_requests"])
-    summary = summary_line(colours, params["target"], params["previous"], verdict or {"verdict": "measured",
-                                                                                        "reasons": []})
+    judged = verdict or {"verdict": "measured", "reasons": []}
+    summary = summary_line(colours, params["target"], params["previous"], judged)
     return {"colors": colours, "verdict": verdict, "summary": summary, "started_at": round(started, 3),
             "ended_at": round(ended, 3)}

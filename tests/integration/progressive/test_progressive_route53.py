@@ -47,8 +47,8 @@ def test_steps_write_each_split_then_switch(zone):
     assert {"blue": 80, "green": 20} in seen, seen
     assert seen[-1] == {"blue": 0, "green": 100}
     result = result_of(proc)
-    assert [(step["weight"], step["verdict"]) for step in result["steps"]] == [(20, "not_analysed"),
-                                                                                (100, "not_analysed")]
+    steps = [(step["weight"], step["verdict"]) for step in result["steps"]]
+    assert steps == [(20, "not_analysed"), (100, "not_analysed")]
 
 
 def test_a_pause_shorter_than_the_ttl_is_refused_before_any_change(zone):

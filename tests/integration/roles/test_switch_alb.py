@@ -179,7 +179,7 @@ class AlbLab(Lab):
     moto ALB: only the inventory differs from the nginx lab, the playbooks are the same.
     """
 
-    def __init__(self, tmp_path, alb: AlbEnv):  # pylint: disable=super-init-not-called - Lab starts an nginx
+    def __init__(self, tmp_path, alb: AlbEnv):  # pylint: disable=super-init-not-called
         self.tmp = tmp_path
         self.blue = ColourBackend("blue", "1.0.0").start()
         self.green = ColourBackend("green", "2.0.0").start()

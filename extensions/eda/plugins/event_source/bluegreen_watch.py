@@ -61,21 +61,17 @@ if _ROOT and _ROOT not in sys.path:
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (  # noqa: E402
     ManagedFormat,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.access_log import (  # noqa: E402, F401
-    NGINX_LOG_FORMAT,
-    NGINX_LOG_FORMAT_NAME,
-    NO_ANSWER_STATUSES,
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.access_log import (  # noqa: E402
     UNKNOWN,
     LogTail,
     parse_access_line,
     server_colours,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.stats import (  # noqa: E402, F401
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.stats import (  # noqa: E402
     CounterWindow,
     RequestWindow,
     empty_stats,
     haproxy_counters,
-    sample_stats,
 )
 
 # The managed files' owners: their metadata line is "# <owner>: {json}".

@@ -14,6 +14,8 @@ import pytest
 
 from ansible_collections.switchyard.bluegreen.extensions.eda.plugins.event_source import bluegreen_watch as bw
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import parse_stat
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.access_log import NGINX_LOG_FORMAT
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic.stats import empty_stats, sample_stats
 
 HERE = Path(__file__).parent
 POOLS = {"blue": ["127.0.0.1:8001"], "green": ["127.0.0.1:8002"]}
@@ -50,7 +52,7 @@ def samples(count, at, colour="green", *, error_every=0, latency_ms=5.0, status=
 
 def stats_for(count, error_every=0, latency_ms=5.0, colour="green", status=500):
     data = samples(count, T0, colour, error_every=error_every, latency_ms=latency_ms, status=status)
-    return {colour: bw.sample_stats(data)}
+    return {colour: sample_stats(data)}
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -115,8 +117,8 @@ def test_log_lines_of_other_apps_and_broken_lines_are_skipped():
 def test_log_format_names_every_field_the_parser_reads():
     for variable in ("$msec", "$status", "$upstream_addr", "$upstream_response_time", "$request_time",
                      "$upstream_http_x_app_color", "$proxy_host"):
-        assert variable in bw.NGINX_LOG_FORMAT
-    rendered = (bw.NGINX_LOG_FORMAT.replace("$msec", str(T0)).replace("$status", "503")
+        assert variable in NGINX_LOG_FORMAT
+    rendered = (NGINX_LOG_FORMAT.replace("$msec", str(T0)).replace("$status", "503")
                 .replace("$proxy_host", "shop").replace("$upstream_addr", "127.0.0.1:8001")
                 .replace("$upstream_status", "503").replace("$upstream_response_time", "0.010")
                 .replace("$request_time", "0.011").replace("$upstream_http_x_app_color", ""))
@@ -152,12 +154,12 @@ def test_sample_stats_counts_errors_and_uses_nearest_rank_percentiles():
              "no_answer": False} for ms in range(1, 101)]
     data[0].update(status=500, error=True)
     data[1].update(status=502, error=True, no_answer=True)
-    stats = bw.sample_stats(data)
+    stats = sample_stats(data)
     assert stats["requests"] == 100 and stats["errors"] == 2
     assert stats["errors_5xx"] == 1 and stats["no_answer"] == 1
     assert stats["error_rate"] == 0.02
     assert (stats["p50_ms"], stats["p95_ms"], stats["p99_ms"]) == (50.0, 95.0, 99.0)
-    assert bw.sample_stats([]) == bw.empty_stats()
+    assert sample_stats([]) == empty_stats()
 
 
 def test_request_window_drops_samples_older_than_the_window():

@@ -40,7 +40,7 @@ def test_compatible_expand_statements_pass(sql):
 ])
 def test_destructive_statements_are_named(sql, reason):
     found = guard(sql)
-    assert [r for r, _ in found] == [reason]
+    assert [pair[0] for pair in found] == [reason]
     assert found[0][1].upper().startswith(sql.split()[0].upper())
 
 
