@@ -100,6 +100,9 @@ def test_deploy_switched_blue_to_green_in_exactly_one_change():
     # One batch for the first install, one for the switch (and one for the rollback later).
     assert len(batches) == {"deployed": 2, "rolled_back": 3}[PHASE], batches
     switch = batches[1]
+    # moto's recorder sees the strict double's translation of the guarded batch the module sends
+    # (DELETE of each set as read + CREATE of the new one, tests/integration/route53 checks that form):
+    # moto refuses a CREATE identical to one it has seen, so the double hands it one UPSERT per set.
     assert {c["action"] for c in switch} == {"UPSERT"}
     assert weights_of(switch) == {"blue": 0, "green": 100}
     result = next(iter(attempt["facts"]["switch_result"].values()))
