@@ -37,15 +37,29 @@ BIN = Path(sys.executable).parent
 RULEBOOK_BINARY = BIN / "ansible-rulebook"
 
 
-def _watch():
-    """The collection's bluegreen_watch source module (its log format and metadata reader)."""
+def _collection_path():
     if str(COLLECTIONS) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS))
+
+
+def _watch():
+    """The collection's bluegreen_watch source module (its metadata reader)."""
+    _collection_path()
     from ansible_collections.switchyard.bluegreen.extensions.eda.plugins.event_source import (  # noqa: PLC0415
         bluegreen_watch,
     )
 
     return bluegreen_watch
+
+
+def _access_log():
+    """module_utils/_traffic/access_log: the log format the source and traffic_stats read."""
+    _collection_path()
+    from ansible_collections.switchyard.bluegreen.plugins.module_utils._traffic import (  # noqa: PLC0415
+        access_log,
+    )
+
+    return access_log
 
 
 def rulebook_available() -> str | None:
@@ -219,7 +233,7 @@ class EdaLab:
             self.port = free_port()
             (self.nginx.sites / "watched.conf").write_text(watched_site(
                 f"{LOOPBACK}:{self.port}", APP, access_log,
-                _watch().NGINX_LOG_FORMAT, _watch().NGINX_LOG_FORMAT_NAME))
+                _access_log().NGINX_LOG_FORMAT, _access_log().NGINX_LOG_FORMAT_NAME))
             self.nginx.ports["watched"] = self.port
             self.nginx.start()
             router_vars = {
