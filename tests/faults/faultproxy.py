@@ -14,46 +14,16 @@ queued is forwarded unchanged. The proxy counts what it saw per operation.
 from __future__ import annotations
 
 import http.client
-import re
 import threading
-import uuid
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from tests.lib.ports import LOOPBACK
+from tests.lib.route53_double import ERRORS, error_xml, operation_of
 
-ERROR_XML = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
-    '<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>'
-    "<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-)
-
-FAULTS = {
-    "Throttling": (400, "Throttling", "Rate exceeded"),
-    "PriorRequestNotComplete": (400, "PriorRequestNotComplete",
-                                "The request was rejected because Route 53 was still processing a prior request."),
-    "AccessDenied": (403, "AccessDenied",
-                     "User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: route53:{operation}"),
-}
-
-
-OPERATIONS = (
-    ("POST", re.compile(r"/hostedzone/[^/]+/rrset$"), "ChangeResourceRecordSets"),
-    ("GET", re.compile(r"/hostedzone/[^/]+/rrset$"), "ListResourceRecordSets"),
-    ("GET", re.compile(r"/change/[^/]+$"), "GetChange"),
-    ("GET", re.compile(r"/hostedzonesbyname$"), "ListHostedZonesByName"),
-    ("GET", re.compile(r"/hostedzone/[^/]+$"), "GetHostedZone"),
-    ("GET", re.compile(r"/hostedzone$"), "ListHostedZones"),
-)
-
-
-def operation_of(method: str, path: str) -> str:
-    path = urlsplit(path).path.rstrip("/")
-    for verb, pattern, name in OPERATIONS:
-        if method == verb and pattern.search(path):
-            return name
-    return f"{method} {path}"
+# The AWS error answers and the operation names are the strict double's (tests/lib/route53_double.py).
+FAULTS = ERRORS
 
 
 class FaultProxy:
@@ -79,8 +49,7 @@ class FaultProxy:
                 action = proxy._next(operation)
                 if action is not None and action != "pending":
                     status, code, message = FAULTS[action]
-                    payload = ERROR_XML.format(code=code, message=message.format(operation=operation),
-                                               request_id=uuid.uuid4()).encode()
+                    payload = error_xml(code, message.format(operation=operation))
                     self._reply(status, {"Content-Type": "text/xml"}, payload)
                     return
                 status, headers, payload = proxy._forward(self.command, self.path, self.headers, body)
