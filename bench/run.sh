@@ -32,10 +32,8 @@ export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
 export PATH="$venv/bin:$PATH"
 
 # Each switch and each script phase is bounded inside bench.py; this is the bound on the whole
-# run. The switching, HAProxy and DNS phases measured on an idle 2-core machine: 5.0 min full,
-# 1.7 min quick (docs/benchmarks.md). The alb, eda and progressive phases are estimated from
-# their quick runs (2.1 min together, quick, on a busy machine; mostly fixed waits): about
-# 7 min full, so about 12 min full and 4 min quick in all, until a full run measures them.
+# run. A full run measured 9.3 min on an idle 2-core machine (alb 10 s, eda 285 s, progressive
+# 52 s of it; docs/benchmarks.md); quick is about 4 min, estimated from the phases' quick runs.
 # The margin is for a busy machine, where every interpreter and playbook start is slower; a
 # run that hits the limit writes no report, so the committed numbers come from a complete run.
 limit=1500
