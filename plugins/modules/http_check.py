@@ -30,6 +30,14 @@ extends_documentation_fragment:
   - switchyard.bluegreen.attributes
   - switchyard.bluegreen.attributes.actiongroup
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin, so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - When the task's host is the controller itself (connection C(local) without become, for example
+        C(delegate_to=localhost)), the check runs in Ansible's worker process on the controller with the same code,
+        without starting a module (about a quarter to half a second less per task). Anywhere else the module runs on
+        the managed host.
   check_mode:
     support: full
     details:
