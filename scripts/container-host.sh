@@ -7,6 +7,7 @@ set -euo pipefail
 
 BASE_IMAGE=${SWITCHYARD_BASE_IMAGE:-localhost/switchyard/debian12:latest}
 SYSTEMD_IMAGE=${SWITCHYARD_SYSTEMD_IMAGE:-localhost/switchyard/debian12-systemd:latest}
+LB_SSH_IMAGE=${SWITCHYARD_LB_SSH_IMAGE:-localhost/switchyard/debian12-lb-ssh:latest}
 WORK=${SWITCHYARD_IMAGE_WORK:-/var/tmp/switchyard-images}
 
 log() { printf '[container-host] %s\n' "$*"; }
@@ -101,7 +102,38 @@ CF
     log "built $SYSTEMD_IMAGE"
 }
 
+build_lb_ssh() {
+    # A load balancer reached over SSH, as AWX reaches one (tests/lib/sshfleet.py, tests/fleet).
+    # Root logs in with a key only; the client key is generated per run and copied in by the lab,
+    # so no credential is baked in. The host keys are generated once at build time (every
+    # container shares them; clients of the lab do not check them).
+    if podman image exists "$LB_SSH_IMAGE"; then
+        log "image $LB_SSH_IMAGE present"
+        return
+    fi
+    local ctx="$WORK/lb-ssh"
+    mkdir -p "$ctx"
+    cat > "$ctx/Containerfile" <<CF
+FROM $SYSTEMD_IMAGE
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
+ && printf '%s\\n' 'PermitRootLogin prohibit-password' 'PasswordAuthentication no' \
+      'KbdInteractiveAuthentication no' 'UseDNS no' 'MaxStartups 100:30:200' 'MaxSessions 50' \
+      > /etc/ssh/sshd_config.d/switchyard.conf \
+ && install -d -m 0700 /root/.ssh \
+ && systemctl enable ssh nginx
+STOPSIGNAL SIGRTMIN+3
+CMD ["/lib/systemd/systemd"]
+CF
+    log "building $LB_SSH_IMAGE"
+    podman build --network host -t "$LB_SSH_IMAGE" "$ctx" >"$WORK/lb-ssh-build.log" 2>&1 || {
+        tail -20 "$WORK/lb-ssh-build.log"; exit 1; }
+    log "built $LB_SSH_IMAGE"
+}
+
 mkdir -p "$WORK"
 build_base
 configure_podman
 build_systemd
+build_lb_ssh
