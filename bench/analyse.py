@@ -105,6 +105,8 @@ def switch_metrics(rows_by_kind, switch, t_next):
         result["wall_s"] = switch["tool"]["wall_s"]
     if "playbook" in switch["tool"]:
         result["playbook"] = switch["tool"]["playbook"]
+    if switch["tool"].get("timeline"):
+        result["timeline"] = switch["tool"]["timeline"]
     return result
 
 
@@ -137,9 +139,29 @@ def analyse_phase(phase):
             walls.setdefault(s.get("playbook", "all"), []).append(s["wall_s"])
     if walls:
         summary["wall_s"] = {name: stats(values) for name, values in walls.items()}
+    if any("playbook" in s for s in per_switch):
+        summary["per_playbook"] = per_playbook(per_switch)
     return {"key": phase["key"], "label": phase["label"], "router": phase["router"], "totals": totals,
             "summary": summary, "per_switch": per_switch, "usage": phase.get("usage", {}),
             "cpu_busy": phase.get("cpu_busy"), "duration_s": t_to - t_from}
+
+
+def per_playbook(per_switch):
+    """For each playbook: wall time, all-new-after and where its seconds went (bench/timeline.py), over its runs."""
+    import timeline  # noqa: PLC0415 - bench/ is on sys.path wherever analyse is used
+
+    found = {}
+    for name in sorted({s["playbook"] for s in per_switch if "playbook" in s}):
+        mine = [s for s in per_switch if s.get("playbook") == name]
+        done = [s for s in mine if s["ok"]]
+        found[name] = {
+            "runs": len(mine), "failed": len(mine) - len(done),
+            "wall_s": stats([s.get("wall_s") for s in done]),
+            "all_new_after_s": stats([s["all_new_after_s"] for s in done]),
+            "window_s": stats([s["window_s"] for s in done]),
+            "where": timeline.aggregate([s["timeline"] for s in done if s.get("timeline")]),
+        }
+    return found
 
 
 def representative(per_switch):

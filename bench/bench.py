@@ -437,6 +437,8 @@ def render(run, docs, log):
     summary = {k: v for k, v in run.items() if k != "phases"}
     (Path(run["results_dir"]) / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     images = plots.draw(run, docs / "img")
+    if report.report_fast.draw_fleet(run, docs / "img" / "bench-fleet-skew.png"):
+        images["fleet"] = "img/bench-fleet-skew.png"
     progressive = (run.get("progressive") or {}).get("data")
     if progressive and report.draw_progressive(progressive["results"], docs / "img" / "bench-progressive.png"):
         images["progressive"] = "img/bench-progressive.png"

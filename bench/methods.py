@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import timeline
+
 from tests.lib import modules
 from tests.lib.modules import REPO, VENV_BIN, module_command, module_input
 
@@ -54,14 +56,25 @@ def run_module(name, args, timeout=120):
     return result
 
 
-def run_playbook(playbook, inventory, extra_vars=None, timeout=300):
+def run_playbook(playbook, inventory, extra_vars=None, timeout=300, *, timeline_file=None, env=None):
+    """ansible-playbook, timed from its launch to its exit; with ``timeline_file``, also where the time went
+    (bench/timeline.py: the bench_timeline callback's events against the launch and the exit)."""
     cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook), "-i", str(inventory)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
+    extra = dict(env or {})
+    if timeline_file is not None:
+        Path(timeline_file).unlink(missing_ok=True)
+        extra.update(timeline.ansible_env(timeline_file))
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False,
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(extra), timeout=timeout, check=False,
                           cwd=str(REPO))
-    return {"rc": proc.returncode, "wall_s": time.monotonic() - start, "output": proc.stdout + proc.stderr}
+    end = time.monotonic()
+    run = {"rc": proc.returncode, "wall_s": end - start, "output": proc.stdout + proc.stderr, "t_launch": start,
+           "t_exit": end}
+    if timeline_file is not None:
+        run["timeline"] = timeline.parse(timeline_file, start, end, proc.returncode)
+    return run
 
 
 def upstream_block(servers, hash_key=None):
@@ -242,6 +255,7 @@ class SwitchPlaybooks:
             }
         }
         self.inventory.write_text(json.dumps(inventory, indent=2))
+        self.timeline_file = Path(workdir) / "playbook_timeline.jsonl"
         self.live = None
 
     def setup(self, colour):
@@ -251,6 +265,8 @@ class SwitchPlaybooks:
     def switch(self, colour):
         playbook = "switch.yml" if colour != "blue" else "rollback.yml"
         # No preview listener on the benchmark's load balancer: the smoke test probes the colour directly.
-        run = run_playbook(REPO / "playbooks" / playbook, self.inventory, {"smoke_test_preview": False})
+        run = run_playbook(REPO / "playbooks" / playbook, self.inventory, {"smoke_test_preview": False},
+                           timeline_file=self.timeline_file)
         ok = run["rc"] == 0
-        return {"ok": ok, "playbook": playbook, "wall_s": run["wall_s"], "msg": "" if ok else run["output"][-3000:]}
+        return {"ok": ok, "playbook": playbook, "wall_s": run["wall_s"], "timeline": run["timeline"],
+                "msg": "" if ok else run["output"][-3000:]}

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import analyse
+import report_fast
 
 METHOD_TEXT = {
     "module": "`switchyard.bluegreen.nginx_upstream`, one module process per switch with the arguments on stdin, "
@@ -628,6 +629,7 @@ def render(run, images):
         "are in `bench/results/<run>/` (not committed). See [How it was measured](#how-it-was-measured).", "",
     ]
     lines += headline(run)
+    lines += report_fast.goals_section(run)
     if run["analysis"]:
         lines += plain_words(run)
     lines += methods_section(run)
@@ -635,10 +637,14 @@ def render(run, images):
         lines += load_table(run)
         lines += switch_table(run)
         lines += tool_table(run)
+        lines += report_fast.peer_section(run)
+        lines += report_fast.where_section(run)
     else:
         lines += ["## Switching under load (nginx, HAProxy)", "",
                   "Not run in this run (`--only` left out module, symlink, template, playbooks and haproxy): no "
                   "traffic, per-switch or tool-time figures.", ""]
+    lines += report_fast.ssh_section(run)
+    lines += report_fast.fleet_section(run, images)
     lines += broken_table(run)
     lines += api_calls_section(run)
     lines += dns_section(run)

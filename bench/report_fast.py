@@ -1,0 +1,314 @@
+# -*- coding: utf-8 -*-
+# Copyright: Switchyard maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The benchmarks page's sections for issues #16 (instant rollback) and #17 (a fleet of load balancers).
+
+Where a playbook's seconds go (bench/timeline.py), the playbooks against the template+reload peer, the
+same playbooks over SSH, the fleet table, and the goals, each marked met or not met from the numbers
+of this run (a goal whose figure was not measured in this run says so; nothing here is assumed).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+# (figure, goal text, limit, how to compare). The figures are computed by goal_figures() below.
+GOALS = (
+    ("rollback_all_new_after_s", "`rollback.yml` all new after (s)", 1.0, "le", "#16"),
+    ("rollback_wall_s", "`rollback.yml` wall time (s)", 2.0, "le", "#16"),
+    ("switch_wall_s", "`switch.yml` wall time (s)", 3.0, "le", "#16"),
+    ("rollback_template_ratio", "ratio `rollback.yml` / template+reload peer, wall time", 0.5, "le", "#16"),
+    ("ssh_rollback_wall_s", "`rollback.yml` over SSH to 3 LBs, wall time (s)", 2.5, "le", "#16"),
+    ("ssh_switch_wall_s", "`switch.yml` over SSH to 3 LBs, wall time (s)", 4.0, "le", "#16"),
+    ("fleet_skew_10_ms", "skew first to last LB at N = 10, two-phase (ms, median)", 50.0, "le", "#17"),
+    ("fleet_wall_growth", "wall time growth from N = 3 to N = 10, two-phase", 0.5, "lt", "#17"),
+)
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values), "n": len(values)}
+
+
+def _f(value, digits=2, unit=""):
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _playbooks(run):
+    result = next((r for r in run.get("analysis", []) if r["key"] == "playbooks"), None)
+    return (result or {}).get("summary", {}).get("per_playbook") or {}
+
+
+def _template(run):
+    result = next((r for r in run.get("analysis", []) if r["key"] == "template"), None)
+    return result["summary"] if result else None
+
+
+def _median_of(stat):
+    return stat["median"] if stat else None
+
+
+def ssh_summary(run):
+    """Per playbook over SSH: wall, all new after, where the seconds go (analysed at render time)."""
+    ssh = run.get("ssh") or {}
+    if not ssh.get("ran"):
+        return {}
+    return ssh.get("per_playbook") or {}
+
+
+def fleet_rows(run):
+    """(n, method) -> {wall, skew stats, reported skew, runs, failed}."""
+    fleet = run.get("fleet") or {}
+    rows = {}
+    for record in fleet.get("runs", []):
+        rows.setdefault((record["n"], record["method"]), []).append(record)
+    table = {}
+    for (n, method), records in sorted(rows.items()):
+        done = [r for r in records if r["ok"]]
+        table[(n, method)] = {
+            "runs": len(records), "failed": len(records) - len(done),
+            "wall_s": _stats([r["wall_s"] for r in done]),
+            "skew_ms": _stats([1000 * r["skew_s"] for r in done if r.get("skew_s") is not None]),
+            "reported_skew_ms": _stats([1000 * float(r["reported_skew_s"]) for r in done
+                                        if r.get("reported_skew_s") not in (None, "", "None")]),
+        }
+    return table
+
+
+def goal_figures(run):
+    """Every goal's figure from this run, or None when it was not measured."""
+    local = _playbooks(run)
+    template = _template(run)
+    ssh = ssh_summary(run)
+    fleet = fleet_rows(run)
+    rollback_wall = _median_of((local.get("rollback.yml") or {}).get("wall_s"))
+    template_wall = _median_of((template or {}).get("wall_s", {}).get("all"))
+    wall3 = _median_of((fleet.get((3, "two-phase")) or {}).get("wall_s"))
+    wall10 = _median_of((fleet.get((10, "two-phase")) or {}).get("wall_s"))
+    return {
+        "rollback_all_new_after_s": _median_of((local.get("rollback.yml") or {}).get("all_new_after_s")),
+        "rollback_wall_s": rollback_wall,
+        "switch_wall_s": _median_of((local.get("switch.yml") or {}).get("wall_s")),
+        "rollback_template_ratio": rollback_wall / template_wall if rollback_wall and template_wall else None,
+        "ssh_rollback_wall_s": _median_of((ssh.get("rollback.yml") or {}).get("wall_s")),
+        "ssh_switch_wall_s": _median_of((ssh.get("switch.yml") or {}).get("wall_s")),
+        "fleet_skew_10_ms": _median_of((fleet.get((10, "two-phase")) or {}).get("skew_ms")),
+        "fleet_wall_growth": (wall10 / wall3 - 1) if wall3 and wall10 else None,
+    }
+
+
+def goals_section(run):
+    figures = goal_figures(run)
+    lines = ["## Goals of issues #16 and #17", "",
+             "Each figure is this run's median; *met* / *not met* is computed from it, *not measured* means the "
+             "phase that gives it was not part of this run (or failed: see its section).", "",
+             "| issue | figure | this run | goal | |", "|---|---|---:|---:|---|"]
+    for key, text, limit, how, issue in GOALS:
+        value = figures[key]
+        if value is None:
+            verdict, shown = "not measured", "-"
+        else:
+            ok = value <= limit if how == "le" else value < limit
+            verdict = "met" if ok else "**not met**"
+            shown = f"{100 * value:.0f} %" if key == "fleet_wall_growth" else (
+                f"{value:.0f}" if key.endswith("_ms") else f"{value:.2f}")
+        goal = f"{'≤' if how == 'le' else '<'} " + (f"{100 * limit:.0f} %" if key == "fleet_wall_growth" else
+                                                     f"{limit:g}")
+        lines.append(f"| {issue} | {text} | {shown} | {goal} | {verdict} |")
+    lines.append("")
+    return lines
+
+
+def peer_section(run):
+    """Both playbooks against the template+reload peer: wall and all-new-after, in seconds and as ratios."""
+    local = _playbooks(run)
+    if not local:
+        return []
+    template = _template(run)
+    t_wall = _median_of((template or {}).get("wall_s", {}).get("all"))
+    t_new = _median_of((template or {}).get("all_new_after_s"))
+    lines = ["## The playbooks against the template + reload peer", "",
+             "Medians of this run, connection local, under the same load. *All new after*: from the launch of "
+             "`ansible-playbook` until every request sent later reached the target colour. Ratios are to the "
+             "template + reload peer (bench/peers/template_switch.yml: one template task and two handlers)"
+             + ("." if template else "; the peer was not run in this run (`--only`), so no ratios."), "",
+             "| playbook | runs (failed) | wall (s) | wall / peer | all new after (s) | all new after / peer |",
+             "|---|---:|---:|---:|---:|---:|"]
+    if template:
+        lines.append(f"| template + reload handler (peer) | {template['switches']} ({template['failed_switches']}) | "
+                     f"{_f(t_wall)} | 1 | {_f(t_new)} | 1 |")
+    for name in ("switch.yml", "rollback.yml"):
+        info = local.get(name)
+        if not info:
+            continue
+        wall, new = _median_of(info["wall_s"]), _median_of(info["all_new_after_s"])
+        lines.append(f"| `{name}` | {info['runs']} ({info['failed']}) | {_f(wall)} | "
+                     f"{_f(wall / t_wall if wall and t_wall else None)} | {_f(new)} | "
+                     f"{_f(new / t_new if new and t_new else None)} |")
+    lines.append("")
+    return lines
+
+
+def where_table(title, where):
+    """One playbook's "where the seconds go" table under a ### ``title``."""
+    if not where:
+        return [f"### {title}", "", "No timeline was recorded for this playbook in this run.", ""]
+    s = where["summary"]
+    lines = [f"### {title} ({s['runs']} runs, medians)", "",
+             "| step | ms | module's own ms |", "|---|---:|---:|",
+             f"| Ansible start-up: interpreter, imports, CLI, inventory (launch until the callback loads) | "
+             f"{_f(_ms(s['startup_s']), 0)} | |",
+             f"| playbook and play loading (until the first task starts) | {_f(_ms(s['load_s']), 0)} | |"]
+    skipped = [row for row in where["tasks"] if not row["ran_in"]]
+    for row in where["tasks"]:
+        if not row["ran_in"]:
+            continue
+        label = f"{row['role'].split('.')[-1] + ' : ' if row['role'] else ''}" \
+                f"{row['name'].split(' : ', 1)[-1]}"
+        label = label.replace("|", "/")
+        if len(label) > 80:
+            label = label[:77] + "..."
+        note = f" ({row['action'].split('.')[-1]}" + (f", {row['hosts']} hosts" if row["hosts"] > 1 else "") + \
+            (f", ran in {row['ran_in']} of {row['runs']} runs" if row["ran_in"] < s["runs"] else "") + ")"
+        lines.append(f"| {label}{note} | {row['span_ms']:.0f} | {_f(row['module_ms'], 0)} |")
+    if skipped:
+        total = sum(row["span_ms"] for row in skipped)
+        lines.append(f"| {len(skipped)} tasks skipped on every host (their conditions evaluated) | {total:.0f} | |")
+    lines += [f"| after the last task (stats, exit) | {_f(_ms(s['after_s']), 0)} | |",
+              f"| **wall time** | **{_f(_ms(s['wall_s']), 0)}** | **{_f(_ms(s['module_s']), 0)}** |", "",
+              f"Module-internal time (the modules' own `timings.total_ms` / `elapsed_ms`) "
+              f"**{_f(s['module_s'])} s** of **{_f(s['wall_s'])} s**; Ansible overhead (start-up, task "
+              f"scheduling, templating, module transfer and interpreter start-up, conditions, exit) "
+              f"**{_f(s['overhead_s'])} s**. http_check: {_f(s['http_check_s'])} s of its own time in tasks that "
+              f"took {_f(s['http_check_span_s'])} s. Tasks: {s['tasks_run']:.0f} ran, {s['tasks_skipped']:.0f} "
+              f"skipped ({_f(_ms(s['skipped_span_s']), 0)} ms).", ""]
+    return lines
+
+
+def _ms(seconds):
+    return None if seconds is None else 1000 * seconds
+
+
+def where_section(run):
+    local = _playbooks(run)
+    if not local:
+        return []
+    lines = ["## Where the seconds go (connection local)", "",
+             "From the `bench_timeline` callback (bench/callback_plugins/, enabled only by the benchmark) and the "
+             "launch and exit of `ansible-playbook` (bench/timeline.py). A task's row runs from its start to the "
+             "next task's start, so what Ansible does between two tasks (includes, conditions) is in the row of "
+             "the task before and the rows add up to the wall time. *Module's own ms*: what the module measured "
+             "itself (nginx_upstream `timings.total_ms`, http_check `elapsed_ms`), without its interpreter "
+             "start-up and Ansible's transfer; the slowest host's when several ran it.", ""]
+    for name in ("switch.yml", "rollback.yml"):
+        if name in local:
+            lines += where_table(f"`{name}`", local[name]["where"])
+    return lines
+
+
+def ssh_section(run):
+    ssh = run.get("ssh")
+    lines = ["## The same playbooks over SSH (3 load balancers)", ""]
+    if not ssh:
+        return [*lines, "Not part of this run" + (" (`--only`)." if run.get("only") else "."), ""]
+    if not ssh.get("ran"):
+        return [*lines, f"Not measured: {ssh.get('reason', 'no results')}.", ""]
+    per = ssh_summary(run)
+    settings = ssh.get("settings", {})
+    lines += [f"{ssh['lbs']} load-balancer containers ({ssh.get('image', '?')}), each with sshd and nginx, reached "
+              f"with `ansible_connection: ssh`, " + ", ".join(f"`{k}={v}`" for k, v in settings.items())
+              + f". The blue and green backends: {ssh.get('backends', '?')}. "
+              + ("A light load client (a new connection per request, "
+                 f"{ssh['load']['rate']:g} requests/s) sends to {ssh['load']['target']} throughout, for *all new "
+                 "after*." if ssh.get("load") else "No load client, so no *all new after*."), "",
+              "| playbook | runs (failed) | wall (s, min / median / max) | all new after (s, median) |",
+              "|---|---:|---:|---:|"]
+    for name in ("switch.yml", "rollback.yml"):
+        info = per.get(name)
+        if not info:
+            continue
+        wall = info["wall_s"]
+        lines.append(f"| `{name}` | {info['runs']} ({info['failed']}) | "
+                     + (" / ".join(f"{wall[k]:.2f}" for k in ("min", "median", "max")) if wall else "-")
+                     + f" | {_f(_median_of(info.get('all_new_after_s')))} |")
+    lines.append("")
+    for failure in ssh.get("failures", [])[:3]:
+        lines += [f"A failed run ({failure['playbook']}): `{failure['msg']}`", ""]
+    for name in ("switch.yml", "rollback.yml"):
+        if name in per and per[name].get("where"):
+            lines += where_table(f"`{name}` over SSH", per[name]["where"])
+    return lines
+
+
+def fleet_section(run, images):
+    fleet = run.get("fleet")
+    lines = ["## A fleet of load balancers over SSH: wall time and skew", ""]
+    if not fleet:
+        return [*lines, "Not part of this run" + (" (`--only`)." if run.get("only") else "."), ""]
+    if not fleet.get("ran"):
+        return [*lines, f"Not measured: {fleet.get('reason', 'no results')}.", ""]
+    lines += ["`switch.yml` back and forth across N load-balancer containers over SSH "
+              f"({fleet.get('settings', '')}). *Skew*: from the first to the last load balancer serving the new "
+              "colour, from the start times of each one's new nginx worker processes (the kernel's "
+              "`/proc/<pid>/stat` start time; the containers share the host's kernel and clock), not from the "
+              "module's own report (shown next to it). *two-phase*: the switch role's stage on every LB, then "
+              "commit at one `commit_at` instant (`switch_two_phase: true`); *one-by-one*: "
+              "`switch_two_phase: false`, each LB reloads when Ansible's fork reaches it.", "",
+              "| N | method | runs (failed) | wall (s, median) | skew (ms, median / max) | "
+              "skew reported by the role (ms, median) |",
+              "|---:|---|---:|---:|---:|---:|"]
+    for (n, method), row in fleet_rows(run).items():
+        skew = row["skew_ms"]
+        lines.append(f"| {n} | {method} | {row['runs']} ({row['failed']}) | {_f(_median_of(row['wall_s']))} | "
+                     + (f"{skew['median']:.0f} / {skew['max']:.0f}" if skew else "-")
+                     + f" | {_f(_median_of(row['reported_skew_ms']), 0)} |")
+    lines.append("")
+    for note in fleet.get("notes", []):
+        lines += [f"- {note}"]
+    if fleet.get("notes"):
+        lines.append("")
+    for failure in fleet.get("failures", [])[:3]:
+        lines += [f"A failed run (N = {failure['n']}, {failure['method']}): `{failure['msg']}`", ""]
+    if "fleet" in images:
+        lines += ["![skew against N](" + images["fleet"] + ")", ""]
+    return lines
+
+
+def draw_fleet(run, path):
+    """Skew (median, with min-max bars) against N, one line per method; False when nothing to draw."""
+    rows = fleet_rows(run)
+    if not any(r["skew_ms"] for r in rows.values()):
+        return False
+    import matplotlib  # noqa: PLC0415 - requirements-bench.txt
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axis = plt.subplots(figsize=(7, 4))
+    for method, colour in (("two-phase", "#2e9e44"), ("one-by-one", "#d62728")):
+        points = sorted((n, r["skew_ms"]) for (n, m), r in rows.items() if m == method and r["skew_ms"])
+        if not points:
+            continue
+        ns = [n for n, _ in points]
+        med = [s["median"] for _, s in points]
+        err = [[s["median"] - s["min"] for _, s in points], [s["max"] - s["median"] for _, s in points]]
+        axis.errorbar(ns, med, yerr=err, marker="o", capsize=4, color=colour, label=f"{method} (median, min-max)")
+    axis.axhline(50, color="#555555", linestyle=":", linewidth=1, label="goal at N = 10: 50 ms")
+    axis.set_xlabel("load balancers (N)")
+    axis.set_ylabel("skew first to last LB (ms)")
+    axis.set_xticks(sorted({n for n, _ in rows}))
+    axis.set_title("Skew between the first and the last load balancer serving the new colour", fontsize=10)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
