@@ -172,6 +172,54 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  phase:
+    description:
+      - Two-phase switching, for a fleet of load balancers that must switch at one instant.
+      - V(apply) switches now, as always. It also removes a stage record left on this host (an expired one, or an
+        unexpired one it supersedes, with a warning), so a stage that never got its commit cannot block it.
+      - V(stage) makes every check a switch makes and changes nothing, neither a file nor the running HAProxy
+        (no runtime command is sent). It checks that the admin socket answers, reads the backend's servers, checks
+        the candidate file with C(haproxy -c) on a temporary copy, computes the runtime commands, and keeps them
+        in a stage record C(<path>.stage) with a hash of the state they were computed from (the servers' runtime
+        states and the file's text). A stage with nothing to change records that (C(changed=false)).
+      - V(commit) applies the stage O(stage_id) at O(commit_at). It is refused, and changes nothing, when the record
+        is missing, from another stage_id, expired, when the file or the servers' runtime states changed since the
+        stage, or when the task's arguments give another plan than the staged one. It then waits until
+        O(commit_at), sends the runtime commands (target colour ready first), and writes the file and the state
+        file after them. A command that fails puts every server back as it was and restores the files. The record
+        is removed whether the commit succeeds or fails.
+      - V(abort) removes the stage record of O(stage_id); a record of another stage is left in place.
+      - A change that needs a reload (pools or backend settings changed) is staged and committed too; the reload
+        then happens at O(commit_at).
+      - V(stage), V(commit) and V(abort) take the same other arguments as the switch (O(pools), O(active) or
+        O(weights), ...); they need O(state=present) and O(apply=true).
+    type: str
+    choices: [apply, stage, commit, abort]
+    default: apply
+    version_added: 0.2.0
+  stage_id:
+    description:
+      - The fleet switch's id, the same on every load balancer (for example the job id and a timestamp);
+        1-128 letters, digits and V(_), V(.), V(:), V(@), V(+), V(-).
+      - Required with O(phase=stage), O(phase=commit) and O(phase=abort).
+    type: str
+    version_added: 0.2.0
+  stage_ttl:
+    description:
+      - Seconds a stage waits for its commit (O(phase=stage)). After that its commit is refused, and the next run
+        on this host removes the record.
+    type: float
+    default: 60
+    version_added: 0.2.0
+  commit_at:
+    description:
+      - The instant to commit at (O(phase=commit) only), the same for every load balancer of the fleet: a UTC
+        time in ISO 8601 ending in V(Z) (V(2026-11-29T19:30:00.250Z)) or epoch seconds. Empty means now.
+      - The module prepares everything first, sleeps until then, and then sends the commands; C(commit_late_ms)
+        says how late it started. An instant more than 600 seconds ahead is refused (a clock or unit mistake).
+      - The hosts' clocks must be synchronised (NTP) for the fleet to switch together.
+    type: str
+    version_added: 0.2.0
 notes:
   - A colour switch with unchanged pools never reloads HAProxy, so keepalive clients see no errors.
   - The order of the servers in O(pools) matters (it gives their names); changing the pools needs a reload.
@@ -216,6 +264,42 @@ EXAMPLES = r"""
     haproxy_config: [/srv/lb/haproxy.cfg, /srv/lb/conf.d]
     admin_socket: /srv/lb/admin.sock
     reload_command: [kill, -USR2, "{{ haproxy_master_pid }}"]
+
+# A fleet of load balancers switching at one instant: stage on every LB, then commit everywhere at the same
+# wall-clock time, a little after the slowest stage returned. A failed stage anywhere aborts the rest.
+- name: Stage the switch of shop to green on every load balancer (nothing changes yet)
+  switchyard.bluegreen.haproxy_backend:
+    name: shop
+    pools: "{{ shop_pools }}"
+    active: green
+    phase: stage
+    stage_id: "{{ tower_job_id | default('manual') }}-{{ switch_started }}"
+    stage_ttl: 60
+  register: staged
+
+- name: Choose the commit instant once, on the controller
+  ansible.builtin.set_fact:
+    shop_commit_at: "{{ (now(utc=true).timestamp() + 2) | round(3) }}"
+  run_once: true
+  delegate_to: localhost
+
+- name: Commit on every load balancer at that instant
+  switchyard.bluegreen.haproxy_backend:
+    name: shop
+    pools: "{{ shop_pools }}"
+    active: green
+    phase: commit
+    stage_id: "{{ tower_job_id | default('manual') }}-{{ switch_started }}"
+    commit_at: "{{ shop_commit_at }}"
+  register: committed
+
+- name: Drop a stage that will not be committed (for example another LB failed to stage)
+  switchyard.bluegreen.haproxy_backend:
+    name: shop
+    pools: "{{ shop_pools }}"
+    active: green
+    phase: abort
+    stage_id: "{{ tower_job_id | default('manual') }}-{{ switch_started }}"
 
 - name: Remove the backend of shop
   switchyard.bluegreen.haproxy_backend:
@@ -337,6 +421,48 @@ timings:
       description: The whole module run after argument parsing.
       type: int
   sample: {"lock_ms": 0, "validate_ms": 14, "reload_ms": null, "switch_ms": 2, "drain_ms": 1, "total_ms": 25}
+staged:
+  description:
+    - O(phase=stage) checked the change and left a stage record (in check mode, would leave one). False in the
+      other phases.
+  returned: always
+  type: bool
+  version_added: 0.2.0
+stage_id:
+  description: The O(stage_id) of the run (null with O(phase=apply)).
+  returned: always
+  type: str
+  sample: "4711-20261129T193000"
+  version_added: 0.2.0
+stage_expires_at:
+  description: When the stage expires (UTC, ISO 8601 with milliseconds); null with O(phase=apply) and O(phase=abort).
+  returned: always
+  type: str
+  sample: "2026-11-29T19:31:00.118Z"
+  version_added: 0.2.0
+commit_at:
+  description: The instant the commit waited for (UTC, ISO 8601 with milliseconds); null when it committed at once.
+  returned: always
+  type: str
+  sample: "2026-11-29T19:30:02.000Z"
+  version_added: 0.2.0
+committed_at:
+  description:
+    - O(phase=commit) only, when the running HAProxy took the change (right after the last runtime command, or
+      when the reload was confirmed), as C(applied_at); null when nothing changed.
+  returned: always
+  type: str
+  sample: "2026-11-29T19:30:02.001Z"
+  version_added: 0.2.0
+commit_late_ms:
+  description:
+    - O(phase=commit) only, how many milliseconds after O(commit_at) the host started to apply (V(0) when on
+      time or nothing changed; null in the other phases); a large value means the commit arrived late (a slow
+      host or connection).
+  returned: always
+  type: float
+  sample: 0.0
+  version_added: 0.2.0
 haproxy_errors:
   description: HAProxy's own error lines when it rejected the candidate (only on failure).
   returned: failure
@@ -357,12 +483,16 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.error
     SwitchyardError,
     fail_module,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.staging import (  # noqa: E402
+    parse_commit_at,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.process import (  # noqa: E402
     Haproxy,
     check_programs,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import RuntimeApi  # noqa: E402
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec import (  # noqa: E402
+    PHASE_REQUIRED_IF,
     argument_spec,
     build_spec,
     check_params,
@@ -370,7 +500,9 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec
     resolve_state_file,
     validate_name,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.switch import BackendSwitch  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.twophase import (  # noqa: E402
+    StagedBackendSwitch,
+)
 
 
 def _prepare(module, params):
@@ -386,29 +518,42 @@ def _prepare(module, params):
     return spec, binary
 
 
+def _run_phase(switch, spec, params, commit_at):
+    """The run the phase asks for (apply: the switch as always)."""
+    phase = params["phase"]
+    if phase == "stage":
+        return switch.stage(spec, params["name"], params["stage_id"], params["stage_ttl"])
+    if phase == "commit":
+        return switch.commit(spec, params["name"], params["state_file"], params["stage_id"], commit_at)
+    if phase == "abort":
+        return switch.abort(spec, params["stage_id"])
+    return switch.run(spec, params["name"], params["state_file"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=SWITCHING_MUTUALLY_EXCLUSIVE,
-        required_if=SWITCHING_REQUIRED_IF,
+        required_if=SWITCHING_REQUIRED_IF + PHASE_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
     try:
         spec, binary = _prepare(module, params)
+        commit_at = parse_commit_at(params["commit_at"]) if params["phase"] == "commit" else None
     except SwitchyardError as exc:
         fail_module(module, exc)
 
     path = params["path"] or default_path(params["name"])
     haproxy = Haproxy(module, binary, params["haproxy_config"], params["reload_command"])
     api = RuntimeApi(params["admin_socket"], timeout=params["socket_timeout"])
-    switch = BackendSwitch(
+    switch = StagedBackendSwitch(
         module, haproxy, api, path,
         apply=params["apply"], reload_timeout=params["reload_timeout"], drain_timeout=params["drain_timeout"],
         backup=params["backup"], lock_timeout=params["lock_timeout"],
     )
     try:
-        result = switch.run(spec, params["name"], params["state_file"])
+        result = _run_phase(switch, spec, params, commit_at)
     except SwitchyardError as exc:
         fail_module(module, exc, switch.warnings, path=path)
     for warning in switch.warnings:

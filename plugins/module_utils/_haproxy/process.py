@@ -8,6 +8,8 @@ the check that both can run before anything is written."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.errors import ExternalError
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
@@ -67,6 +69,51 @@ class Haproxy:
         if rc == 0 or (rc == 2 and "has no error" in text):
             return
         raise HaproxyCommandError("haproxy -c failed", error_lines(text))
+
+    def check_candidate(self, path, text):
+        """``haproxy -c`` with ``text`` in place of the managed file ``path``; the file itself is not touched.
+
+        The check runs on a temporary copy: the -f argument that is the file (or its directory, whose
+        other ``*.cfg`` files are copied along, as HAProxy loads them) is replaced by the copy, so the
+        running configuration never sees a candidate that was only staged.
+        """
+        path = os.path.abspath(path)
+        directory, name = os.path.split(path)
+        workdir = tempfile.mkdtemp(prefix=".bluegreen-stage-")
+        try:
+            copy_dir = os.path.join(workdir, "conf.d")
+            os.mkdir(copy_dir)
+            candidate = os.path.join(copy_dir, name)
+            args = [self.binary, "-c"]
+            for config in self.config_paths:
+                if config == path:
+                    args.extend(("-f", candidate))
+                elif config == directory and os.path.isdir(config):
+                    self._copy_loaded_files(config, name, copy_dir)
+                    args.extend(("-f", copy_dir))
+                else:
+                    args.extend(("-f", config))
+            if not self.loads(path):
+                args.extend(("-f", candidate))
+            with open(candidate, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            rc, out, err = self._run(args)
+            # HAProxy's messages name the copy; the user knows the real directory.
+            output = (err + "\n" + out).replace(copy_dir, directory)
+            if rc == 0 or (rc == 2 and "has no error" in output):
+                return
+            raise HaproxyCommandError("haproxy -c failed on the staged candidate", error_lines(output))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    @staticmethod
+    def _copy_loaded_files(directory, managed_name, copy):
+        """Copy what HAProxy loads from ``directory`` (non-hidden ``*.cfg`` files) except the managed file."""
+        for entry in sorted(os.listdir(directory)):
+            source = os.path.join(directory, entry)
+            loaded = entry.endswith(".cfg") and not entry.startswith(".") and os.path.isfile(source)
+            if loaded and entry != managed_name:
+                shutil.copyfile(source, os.path.join(copy, entry))
 
     def reload(self):
         rc, out, err = self._run(self.reload_command)

@@ -185,15 +185,28 @@ class BackendSwitch(ManagedFileSwitch):
             result["diff"] = diffs
         return result
 
-    def _change(self, spec, name, state_file, before, plan, result):  # noqa: PLR0917 - one internal caller
-        """File first (validated, no reload), then the runtime; restore everything on failure."""
+    def _change(self, spec, name, state_file, before, plan, result, wait=None):  # noqa: PLR0917 - internal
+        """File first (validated, no reload), then the runtime; restore everything on failure.
+
+        ``wait`` (a two-phase commit) is called right before the first step that reaches the running
+        HAProxy. A runtime-only commit then sends its commands first and writes the file after them
+        (the candidate was validated before waiting), so traffic moves as close to the agreed instant
+        as the socket allows; the undo is the same either way.
+        """
         attempt = _Attempt(name, before, plan, FileSnapshot.take(state_file) if state_file else None)
         try:
-            self._write_and_check(spec, attempt)
-            if plan["reload"]:
-                self._reload(spec, state_file, attempt, result)
             leaving = [] if plan["reload"] else leaving_servers(plan["runtime"] or {}, plan["desired"] or {})
-            self._send(attempt, result)
+            if wait is not None and not plan["reload"]:
+                wait()
+                self._send(attempt, result)
+                self._write_and_check(spec, attempt)
+            else:
+                if wait is not None:
+                    wait()
+                self._write_and_check(spec, attempt)
+                if plan["reload"]:
+                    self._reload(spec, state_file, attempt, result)
+                self._send(attempt, result)
             self._persist_runtime(spec, name, state_file, result)
         except HaproxyCommandError as exc:
             self._undo(attempt)
