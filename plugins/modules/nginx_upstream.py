@@ -21,6 +21,9 @@ description:
   - The file carries one metadata comment line (JSON) with the active colour, weights, pools, preview target
     and when and from what the last switch happened; M(switchyard.bluegreen.nginx_upstream_info) reads it.
   - The module never starts nginx; it fails when nginx is not running and O(reload=true).
+  - For a fleet of load balancers the switch can run in two phases (O(phase)), so that every load balancer
+    applies the change at one agreed instant instead of one after the other as Ansible reaches them. V(stage)
+    tests the candidate on each host and keeps it as a stage record, V(commit) applies it at O(commit_at).
 author:
   - Switchyard maintainers (@switchyard)
 extends_documentation_fragment:
@@ -197,6 +200,58 @@ options:
       - nginx's prefix, passed as C(-p) to every nginx command, for an instance started with C(nginx -p <prefix>).
       - A relative C(pid) path of the configuration resolves against it, as nginx does.
     type: path
+  phase:
+    description:
+      - V(apply) writes, tests, reloads and drains in one run (the default, one host at a time).
+      - V(stage) is phase one of a fleet switch. Under the file's lock it writes the candidate in place, runs
+        C(nginx -T) and every check V(apply) does, then puts the previous file back byte for byte, and keeps the
+        candidate as a stage record in O(state_dir) (with O(stage_id), the hash of the file it was computed from
+        and an expiry after O(stage_ttl)). It never reloads nginx, so C(changed) is V(false) and the managed file
+        is unchanged afterwards (nginx could load the candidate only if something else reloaded it during those
+        few milliseconds). When the file already holds the requested state, the record only says so.
+        A failed test fails the task with nginx's error lines, as V(apply) does, and stages nothing.
+      - V(commit) is phase two. It refuses when the record is missing, expired, of another O(stage_id), when the
+        managed file changed since the stage, or when the task's arguments describe another change than the
+        staged one (give stage and commit the same arguments). It prepares everything (the candidate in a temp
+        file next to the managed file, nginx's master pid), sleeps until O(commit_at), then renames the file into
+        place and reloads nginx (C(SIGHUP) to the master, or O(reload_command) when set). When no new worker
+        generation appears within O(reload_timeout), the previous file is restored, nginx is reloaded once more
+        and the task fails. The stage record is removed either way.
+      - V(abort) removes the stage record of O(stage_id), if it is still there; it never touches the managed file.
+      - An V(apply) or a V(stage) of another O(stage_id) supersedes an unexpired stage record (with a warning) and
+        removes an expired one, so a later run always wins and a stale stage never blocks one. A killed commit
+        leaves the managed file either as it was or (after the rename) with the candidate and the reload-pending
+        marker, so the next run reloads.
+      - V(stage) and V(commit) cannot be combined with O(state=absent) or O(adopt=true).
+    type: str
+    choices: [apply, stage, commit, abort]
+    default: apply
+    version_added: 0.2.0
+  stage_id:
+    description:
+      - Identifies one fleet switch; the same value on every host, for example the job id or a timestamp.
+      - Required with O(phase=stage), O(phase=commit) and O(phase=abort); ignored with O(phase=apply).
+    type: str
+    version_added: 0.2.0
+  stage_ttl:
+    description:
+      - Seconds a stage waits for its commit. After that the record expires, a commit of it is refused and the
+        next run on the host removes it; the staged candidate is then never applied.
+      - Used with O(phase=stage).
+    type: float
+    default: 60
+    version_added: 0.2.0
+  commit_at:
+    description:
+      - With O(phase=commit), the wall-clock instant at which the host applies the staged change, as a UTC time in
+        ISO 8601 (V(2026-11-29T19:30:00.250Z); a time without a zone is refused) or epoch seconds. Empty means now.
+      - Pick it a little after the slowest stage returned, so every host is asleep in its commit by then; a host
+        that starts its commit late applies at once and reports C(commit_late_ms). It must be before the stage
+        expires and at most 600 s ahead.
+      - The skew across the fleet is then the hosts' clock skew plus their reload time; keep the clocks
+        synchronised (NTP).
+    type: str
+    version_added: 0.2.0
   state:
     description:
       - V(absent) removes the managed file, after checking that nginx's configuration is still valid
@@ -261,6 +316,53 @@ EXAMPLES = r"""
       green: ["127.0.0.1:8081"]
     active: blue
     adopt: true
+
+# A fleet switch in two phases, every load balancer applying at one instant. These tasks run in a play over all
+# load balancers with forks at least their number: each host sleeps in its commit until commit_at.
+- name: Pick one stage_id for the whole fleet
+  ansible.builtin.set_fact:
+    switch_id: "shop-{{ now().strftime('%Y%m%dT%H%M%S%f') }}"
+  run_once: true
+
+- name: Stage on every load balancer (write, test, put the file back; no reload)
+  switchyard.bluegreen.nginx_upstream:
+    name: shop
+    pools:
+      blue: ["10.0.0.11:8080"]
+      green: ["10.0.1.11:8080"]
+    active: green
+    phase: stage
+    stage_id: "{{ switch_id }}"
+    stage_ttl: 60
+  any_errors_fatal: true
+
+- name: Pick the commit instant 2 s after the slowest stage returned (epoch seconds)
+  ansible.builtin.set_fact:
+    commit_instant: "{{ '%.3f' | format(now().timestamp() + 2) }}"
+  run_once: true
+
+- name: Commit on every load balancer at that instant (same arguments as the stage)
+  switchyard.bluegreen.nginx_upstream:
+    name: shop
+    pools:
+      blue: ["10.0.0.11:8080"]
+      green: ["10.0.1.11:8080"]
+    active: green
+    phase: commit
+    stage_id: "{{ switch_id }}"
+    commit_at: "{{ commit_instant }}"
+  register: committed
+
+- name: Where a load balancer could not commit, drop its stage (it would expire after stage_ttl anyway)
+  switchyard.bluegreen.nginx_upstream:
+    name: shop
+    pools:
+      blue: ["10.0.0.11:8080"]
+      green: ["10.0.1.11:8080"]
+    active: green
+    phase: abort
+    stage_id: "{{ switch_id }}"
+  when: committed is failed
 
 - name: Remove the managed upstreams of shop
   switchyard.bluegreen.nginx_upstream:
@@ -364,6 +466,48 @@ timings:
       description: The whole module run after argument parsing.
       type: int
   sample: {"lock_ms": 0, "validate_ms": 9, "reload_ms": 24, "drain_ms": 118, "total_ms": 160}
+staged:
+  description:
+    - O(phase=stage) kept a stage record of the tested candidate (V(false) for the other phases and in check mode).
+  returned: always
+  type: bool
+  version_added: 0.2.0
+stage_id:
+  description: The O(stage_id) of a two-phase run (null with O(phase=apply)).
+  returned: always
+  type: str
+  sample: shop-20261129T193000123456
+  version_added: 0.2.0
+stage_expires_at:
+  description: When the stage record expires (UTC, ISO 8601 with milliseconds; only with O(phase=stage)).
+  returned: always
+  type: str
+  sample: "2026-11-29T19:31:00.125Z"
+  version_added: 0.2.0
+commit_at:
+  description: The commit instant the host used (UTC, ISO 8601 with milliseconds; null unless O(phase=commit) with
+    O(commit_at)).
+  returned: always
+  type: str
+  sample: "2026-11-29T19:30:02.000Z"
+  version_added: 0.2.0
+committed_at:
+  description:
+    - When this host renamed the staged file into place (UTC, ISO 8601 with milliseconds; null unless a
+      O(phase=commit) applied a change). The reload was sent right after it; C(reloaded_at) says when the new
+      worker generation served.
+  returned: always
+  type: str
+  sample: "2026-11-29T19:30:02.001Z"
+  version_added: 0.2.0
+commit_late_ms:
+  description:
+    - How many milliseconds after O(commit_at) this host started its commit (V(0) when it was waiting in time;
+      null unless O(phase=commit) applied a change). A late host applies at once, with a warning when over 1 s.
+  returned: always
+  type: float
+  sample: 0.0
+  version_added: 0.2.0
 nginx_errors:
   description: nginx's own error lines when it rejected the candidate (only on failure).
   returned: failure
@@ -385,6 +529,11 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.error
     SwitchyardError,
     fail_module,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.staging import (  # noqa: E402
+    TWO_PHASE_REQUIRED_IF,
+    check_phase_options,
+    two_phase_argument_spec,
+)
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.process import (  # noqa: E402
     Nginx,
     check_programs,
@@ -393,10 +542,14 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec i
     BALANCE_METHODS,
     DEFAULT_STATE_DIR,
     build_spec,
+    check_phase,
     default_path,
     validate_name,
 )
-from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import UpstreamSwitch  # noqa: E402
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import (  # noqa: E402
+    UpstreamSwitch,
+    run_phase,
+)
 
 
 def argument_spec():
@@ -424,6 +577,7 @@ def argument_spec():
         nginx_binary={"type": "str", "default": "nginx"},
         nginx_conf={"type": "path"},
         nginx_prefix={"type": "path"},
+        **two_phase_argument_spec(),
     )
 
 
@@ -431,7 +585,7 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=SWITCHING_MUTUALLY_EXCLUSIVE,
-        required_if=SWITCHING_REQUIRED_IF,
+        required_if=SWITCHING_REQUIRED_IF + TWO_PHASE_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params
@@ -440,6 +594,8 @@ def main():
     try:
         check_seconds(params, at_least_zero=("reload_timeout", "drain_timeout", "lock_timeout"))
         check_reload_command(params, "[systemctl, reload, nginx]")
+        check_phase_options(params)
+        check_phase(params)
         if params["state"] == "present":
             spec = build_spec(params)
         else:
@@ -454,7 +610,7 @@ def main():
             backup=params["backup"], lock_timeout=params["lock_timeout"], state_dir=params["state_dir"],
             adopt=params["adopt"], name=params["name"],
         )
-        result = switch.run(spec)
+        result = run_phase(switch, spec, params)
     except SwitchyardError as exc:
         extra = {"path": path} if path else {}
         if switch is not None and "nginx_errors" not in (getattr(exc, "details", None) or {}):

@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import math
 import os
 import time
 
@@ -51,9 +52,14 @@ def parse_commit_at(value, option="commit_at"):
         return None
     text = str(value).strip()
     try:
-        return float(text)
+        epoch = float(text)
     except ValueError:
         pass
+    else:
+        # float() also reads "nan" and "inf": an instant nobody can sleep until.
+        if not math.isfinite(epoch) or epoch < 0:
+            raise InputError(f"{option} must be a UTC time in ISO 8601 or epoch seconds >= 0 (got {text!r})")
+        return epoch
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         moment = datetime.datetime.fromisoformat(iso)
@@ -191,11 +197,13 @@ def discard_stale(path, now=None, warnings=None):
     return record
 
 
-def claim_for_commit(path, stage_id, base_sha256, now=None):
+def claim_for_commit(path, stage_id, base_sha256, now=None, dry_run=False):
     """The record to commit, after every check that makes a stale or foreign stage unusable.
 
     Raises SwitchError naming what to do: no record (expired and removed, or never staged), another
-    stage_id (a later run superseded it), expired, or the state changed since staging.
+    stage_id (a later run superseded it), expired, or the state changed since staging. An expired
+    record and one whose base state is gone can never be committed, so they are removed (not with
+    ``dry_run``, for check mode); another stage_id's record is left to its own run.
     """
     now = time.time() if now is None else now
     record = StageRecord.load(path)
@@ -210,14 +218,60 @@ def claim_for_commit(path, stage_id, base_sha256, now=None):
             "one; nothing was changed"
         )
     if record.expired(now):
-        record.remove()
+        if not dry_run:
+            record.remove()
         raise SwitchError(
             f"stage {stage_id} expired at {record.expires_at} before its commit arrived; it was removed and "
             "nothing was changed: run the switch again (or raise stage_ttl)"
         )
     if record.base_sha256 != base_sha256:
+        if not dry_run:
+            record.remove()
         raise SwitchError(
             f"the state changed since stage {stage_id} was made (another run or a hand edit): the staged "
-            "candidate was computed from a state that is gone, so it was not applied; run the switch again"
+            "candidate was computed from a state that is gone, so it was not applied and the stage was removed; "
+            "run the switch again"
         )
     return record
+
+
+# --- the options and result keys every two-phase module shares ------------------------------
+
+PHASES = ("apply", "stage", "commit", "abort")
+DEFAULT_STAGE_TTL = 60.0
+
+
+def two_phase_argument_spec():
+    """``phase``, ``stage_id``, ``stage_ttl`` and ``commit_at`` (fresh copies, for ``argument_spec.update``)."""
+    return {
+        "phase": {"type": "str", "default": "apply", "choices": list(PHASES)},
+        "stage_id": {"type": "str"},
+        "stage_ttl": {"type": "float", "default": DEFAULT_STAGE_TTL},
+        "commit_at": {"type": "str"},
+    }
+
+
+TWO_PHASE_REQUIRED_IF = [
+    ("phase", "stage", ("stage_id",)),
+    ("phase", "commit", ("stage_id",)),
+    ("phase", "abort", ("stage_id",)),
+]
+
+
+def check_phase_options(params):
+    """What the argument spec cannot say: ``commit_at`` only with phase=commit, a usable stage_ttl and stage_id."""
+    phase = params["phase"]
+    if params.get("commit_at") not in (None, "") and phase != "commit":
+        raise InputError(f"commit_at is only used with phase=commit (phase={phase}): remove it from this task")
+    if params["stage_ttl"] <= 0:
+        raise InputError(f"stage_ttl={params['stage_ttl']}: use a number of seconds > 0 (how long a stage waits "
+                         "for its commit)")
+    stage_id = params.get("stage_id")
+    if phase != "apply" and (not stage_id or not stage_id.strip()):
+        raise InputError(f"phase={phase} needs a non-empty stage_id (the same for every host of one fleet switch)")
+
+
+def phase_result(phase, stage_id=None):
+    """The two-phase keys of a result, before the phase fills them in."""
+    return {"staged": False, "stage_id": stage_id if phase != "apply" else None,
+            "stage_expires_at": None, "commit_at": None, "committed_at": None, "commit_late_ms": None}

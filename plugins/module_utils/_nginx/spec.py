@@ -153,6 +153,23 @@ def build_spec(params):
     }
 
 
+def check_phase(params):
+    """The nginx-specific limits of a two-phase switch (phase stage/commit), as InputError naming the fix."""
+    phase = params.get("phase") or "apply"
+    if phase not in ("stage", "commit"):
+        return
+    if params.get("state") == "absent":
+        raise UpstreamError(
+            f"phase={phase} stages and commits a managed file's new content; state=absent removes the file: "
+            "remove it with phase=apply"
+        )
+    if params.get("adopt"):
+        raise UpstreamError(
+            f"adopt=true changes another file of the configuration, which phase={phase} does not stage: adopt the "
+            "upstream once with phase=apply (the nginx role does), then switch in two phases"
+        )
+
+
 def derive_preview_colour(pools, active, weights):
     """The idle colour for the preview upstream, when it is unambiguous."""
     if active is not None:

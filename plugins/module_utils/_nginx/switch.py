@@ -20,8 +20,11 @@ import contextlib
 import os
 import pwd
 import shutil
+import tempfile
+import time
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import errors as _errors
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import staging
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files import (
     FileSnapshot,
     LockTimeoutError,
@@ -35,6 +38,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.switching import (
     ManagedFileSwitch,
     elapsed_ms,
+    now_iso,
     now_iso_ms,
     traffic_summary,
 )
@@ -187,6 +191,8 @@ class UpstreamSwitch(ManagedFileSwitch):
         # already holds the requested state (the previous run died between write and reload).
         self.pending_path = self.state_base + ".reload-pending"
         self.lock_file = lock_path_for(self.state_base)
+        # The stage record of a two-phase switch (phase=stage until its commit or abort).
+        self.stage_path = staging.stage_path(self.state_base)
         # Where versions before state_dir kept them, next to the managed file.
         directory, name_ = os.path.split(self.path)
         self.legacy_backup = self.path + ".previous"
@@ -208,6 +214,7 @@ class UpstreamSwitch(ManagedFileSwitch):
         result = {"changed": new_text is not None or pending or bool(adoptions) or legacy, "path": self.path,
                   "reloaded": False, "reloaded_at": None, "drained": False, "backup_file": None,
                   "adopted": [self._adopted_entry(adoption) for adoption in adoptions]}
+        result.update(staging.phase_result("apply"))
         if new_text is not None or adoptions:
             result["diff"] = self._diffs(before.text, new_text, adoptions)
         if self.module.check_mode:
@@ -218,6 +225,10 @@ class UpstreamSwitch(ManagedFileSwitch):
             if spec is not None and (new_text is not None or adoptions):
                 self._predict(spec)
         if (new_text is None and not pending and not adoptions and not legacy) or self.module.check_mode:
+            if not self.module.check_mode and os.path.exists(self.stage_path):
+                # Nothing to write, but a staged change of an earlier fleet run must not be committed after this.
+                with self._locked():
+                    self._supersede_stage()
             result.update(_summary(spec, metadata, old_metadata))
             return self._finish(start, result)
 
@@ -233,6 +244,7 @@ class UpstreamSwitch(ManagedFileSwitch):
         Returns (old workers, old metadata, new metadata).
         """
         with self._locked():
+            self._supersede_stage()
             legacy = self._migrate_legacy_backup()
             # Another run may have changed the files while we waited for the lock.
             before = self._snapshot()
@@ -533,14 +545,7 @@ class UpstreamSwitch(ManagedFileSwitch):
 
     def _reload_nginx(self, dump, result):
         """Reload and wait for the new worker generation; returns the old workers."""
-        master, pid_file = self.nginx.master_pid(dump)
-        if master is None:
-            raise SwitchError(
-                f"nginx is not running (no live nginx master for pid file {pid_file}); the module does not "
-                "start it: start nginx, or use reload=false to only write and test the file"
-                + (f" (pid file resolved against nginx_prefix {self.nginx.prefix})"
-                   if getattr(self.nginx, "prefix", None) else "")
-            )
+        master, _pid_file = self._running_master(dump)
         old_workers = read_children(master)
         with self._timed("reload_ms"):
             self._reload_sent = True
@@ -558,6 +563,21 @@ class UpstreamSwitch(ManagedFileSwitch):
         result["reloaded_at"] = now_iso_ms()
         return old_workers
 
+    def _running_master(self, dump):
+        """(master pid, pid file) of the running nginx; SwitchError when it is not running."""
+        master, pid_file = self.nginx.master_pid(dump)
+        if master is None:
+            raise SwitchError(self._not_running(pid_file))
+        return master, pid_file
+
+    def _not_running(self, pid_file):
+        return (
+            f"nginx is not running (no live nginx master for pid file {pid_file}); the module does not "
+            "start it: start nginx, or use reload=false to only write and test the file"
+            + (f" (pid file resolved against nginx_prefix {self.nginx.prefix})"
+               if getattr(self.nginx, "prefix", None) else "")
+        )
+
     def _check_loaded(self, spec, dump, loaders_only=False):
         """The managed file is loaded, in a context its options fit, and no auxiliary file can be.
 
@@ -565,7 +585,7 @@ class UpstreamSwitch(ManagedFileSwitch):
         load it counts as loaded.
         """
         config = self._config(dump)
-        auxiliary = [self.backup_path, self.pending_path, self.lock_file,
+        auxiliary = [self.backup_path, self.pending_path, self.lock_file, self.stage_path,
                      os.path.join(os.path.dirname(self.path), f".{os.path.basename(self.path)}.XXXXXXXX.tmp")]
         for path in auxiliary:
             loaders = config.loaders(path)
@@ -699,3 +719,346 @@ class UpstreamSwitch(ManagedFileSwitch):
                 f"{len(alive)} old nginx worker(s) (pids {', '.join(map(str, sorted(alive)))}) were still running "
                 f"after drain_timeout={self.drain_timeout} s; they finish their open requests and exit on their own"
             )
+
+    # --- two-phase switch across a fleet (phase=stage / commit / abort) ------------------------
+
+    def _phase_result(self, phase, stage_id):
+        result = {"changed": False, "path": self.path, "reloaded": False, "reloaded_at": None, "drained": False,
+                  "backup_file": None, "adopted": []}
+        result.update(staging.phase_result(phase, stage_id))
+        return result
+
+    def _supersede_stage(self, keep_id=None):
+        """Under the lock: drop an expired stage record, and one of another stage_id (a later run always wins).
+
+        Returns the unexpired record of ``keep_id`` (None when there is none).
+        """
+        record = staging.discard_stale(self.stage_path, warnings=self.warnings)
+        if record is None:
+            return None
+        if record.stage_id == keep_id:
+            return record
+        record.remove()
+        self.warnings.append(
+            f"superseded the staged change {record.stage_id} of {self.path} (never committed, it would have expired "
+            f"at {record.expires_at}): this run wins, and a commit of stage {record.stage_id} will be refused"
+        )
+        return None
+
+    def stage(self, spec, stage_id, ttl):
+        """Phase one: compute, write and test the candidate under the lock, put the file back, keep a stage record.
+
+        nginx is never reloaded and the managed file is what it was afterwards (byte for byte).
+        """
+        start = self.clock()
+        self._require_directory()
+        before = self._snapshot()
+        old_metadata = self._old_metadata(before)
+        new_text, metadata = self._desired(spec, before)
+        result = self._phase_result("stage", stage_id)
+        if new_text is not None:
+            result["diff"] = self._file_diff(before.text, new_text)
+        if self.module.check_mode:
+            if new_text is not None:
+                self._predict(spec)
+            result.update(_summary(spec, metadata, old_metadata))
+            return self._finish(start, result)
+        with self._locked():
+            self._supersede_stage(keep_id=stage_id)
+            self._migrate_legacy_backup()
+            # Another run may have changed the file while we waited for the lock.
+            before = self._snapshot()
+            old_metadata = self._old_metadata(before)
+            rendered_at = now_iso()
+            new_text, metadata = self.managed.desired(spec, before, rendered_at)
+            result.pop("diff", None)
+            if new_text is not None:
+                result["diff"] = self._file_diff(before.text, new_text)
+            pending = self._reload_pending()
+            # Nothing to write and nothing to reload: the commit only has to remove the record.
+            noop = new_text is None and not pending
+            pid_file = None if noop else self._test_in_place(spec, before, new_text)
+            candidate = before.text if new_text is None else new_text
+            now = time.time()
+            record = staging.StageRecord(
+                self.stage_path, stage_id, created=now, expires=now + ttl,
+                base_sha256=staging.sha256_text(before.content), candidate_sha256=staging.sha256_text(candidate),
+                candidate=None if noop else candidate, noop=noop,
+                details={"path": self.path, "rendered_at": rendered_at, "pid_file": pid_file,
+                         "reload_pending": pending},
+            )
+            record.save(self.module)
+        result.update(staged=True, stage_expires_at=record.expires_at)
+        result.update(_summary(spec, metadata, old_metadata))
+        return self._finish(start, result)
+
+    def _test_in_place(self, spec, before, new_text):
+        """Write the candidate, run ``nginx -T`` and apply's checks, then put the previous file back.
+
+        Returns the pid file of the running master (None with reload=false). Any failure restores
+        the file and raises SwitchError (nothing staged), with nginx's lines as apply reports them.
+        """
+        self._reload_sent = False
+        self._refuse_before_writing(spec)
+        had_pending = os.path.exists(self.pending_path)
+        # If this run dies before the file is put back, the next run finds the marker and reloads.
+        if self.reload:
+            self._mark_pending()
+        written = new_text is not None
+        if written:
+            try:
+                self._write(spec, new_text)
+            except SwitchError:
+                self._undo_marker(had_pending)
+                raise
+        restored = self._restored(before, ()) if written else f"{self.path} was not changed"
+        try:
+            dump = self._dump()
+            self._check_loaded(spec, dump)
+            pid_file = self._running_master(dump)[1] if self.reload else None
+        except NginxError as exc:
+            self._undo(before, had_pending, managed_written=written)
+            raise SwitchError(
+                f"{exc}; {restored}, nothing was staged and nginx keeps serving the previous configuration: "
+                + " | ".join(exc.lines) + self._duplicate_hint(spec, exc),
+                nginx_errors=exc.lines,
+            ) from None
+        except (SwitchError, OSError) as exc:
+            self._undo(before, had_pending, managed_written=written)
+            raise SwitchError(f"{exc} ({restored}, nothing was staged)") from None
+        except Exception:
+            self._undo(before, had_pending, managed_written=written)
+            raise
+        self._undo(before, had_pending, managed_written=written)
+        return pid_file
+
+    def _staged_candidate(self, record, spec, before):
+        """(new text or None, metadata, candidate) recomputed from the commit's arguments; refused unless the
+        stage tested exactly this candidate (same arguments, same base file, same rendering time)."""
+        new_text, metadata = self.managed.desired(spec, before, record.details.get("rendered_at"))
+        candidate = before.text if new_text is None else new_text
+        if staging.sha256_text(candidate) != record.candidate_sha256 or (
+                not record.noop and record.candidate != candidate):
+            raise SwitchError(
+                f"this commit's arguments describe another change than the one stage {record.stage_id} tested "
+                "(options differ from the stage task's): nothing was changed and the stage was removed; run stage "
+                "and commit with the same arguments"
+            )
+        return new_text, metadata, candidate
+
+    def _check_commit_instant(self, record, commit_at):
+        if commit_at is not None and commit_at >= record.expires:
+            raise SwitchError(
+                f"commit_at {staging.iso_ms(commit_at)} is after stage {record.stage_id} expires "
+                f"({record.expires_at}): a commit never applies an expired stage; raise stage_ttl or commit sooner. "
+                "Nothing was changed"
+            )
+
+    def commit(self, spec, stage_id, commit_at):
+        """Phase two: prepare everything, sleep until ``commit_at`` (epoch or None), then rename and reload.
+
+        No ``nginx -t`` here: the stage tested these exact bytes, and the claim refuses when the file
+        changed since. When nginx does not take the candidate, the previous file goes back.
+        """
+        start = self.clock()
+        self._require_directory()
+        result = self._phase_result("commit", stage_id)
+        result["commit_at"] = None if commit_at is None else staging.iso_ms(commit_at)
+        if self.module.check_mode:
+            before = self._snapshot()
+            record = staging.claim_for_commit(self.stage_path, stage_id, staging.sha256_text(before.content),
+                                              dry_run=True)
+            self._check_commit_instant(record, commit_at)
+            new_text, metadata, candidate = self._staged_candidate(record, spec, before)
+            result["changed"] = not record.noop or self._reload_pending()
+            if new_text is not None:
+                result["diff"] = self._file_diff(before.text, candidate)
+            result.update(_summary(spec, metadata, self._old_metadata(before)))
+            return self._finish(start, result)
+        old_workers = set()
+        with self._locked():
+            before = self._snapshot()
+            old_metadata = self._old_metadata(before)
+            record = staging.claim_for_commit(self.stage_path, stage_id, staging.sha256_text(before.content))
+            try:
+                self._check_commit_instant(record, commit_at)
+                new_text, metadata, candidate = self._staged_candidate(record, spec, before)
+                if record.noop:
+                    record.remove()
+                    result["changed"] = self._reload_pending()
+                    if result["changed"]:
+                        old_workers = self._reload_only(result)
+                else:
+                    result["changed"] = True
+                    if new_text is not None:
+                        result["diff"] = self._file_diff(before.text, candidate)
+                    old_workers = self._commit_candidate(record, before, candidate, commit_at, result)
+            finally:
+                # Committed or refused, this stage is used up.
+                record.remove()
+        if result["changed"] and result["reloaded"]:
+            self._drain(old_workers, result)
+        late = result["commit_late_ms"]
+        if late is not None and late > 1000:
+            self.warnings.append(
+                f"this host started its commit {late:.0f} ms after commit_at {result['commit_at']}: the fleet's "
+                "skew includes that (give the controller more margin between the last stage and commit_at)"
+            )
+        result.update(_summary(spec, metadata, old_metadata))
+        return self._finish(start, result)
+
+    def _master_for_commit(self, record):
+        """The running master, from the pid file the stage resolved (no nginx -T at commit time)."""
+        pid_file = record.details.get("pid_file")
+        if pid_file:
+            master = self.nginx.master_of(pid_file)
+        else:
+            master, pid_file = self.nginx.master_pid(self._dump())
+        if master is None:
+            raise SwitchError(f"{self._not_running(pid_file)}; stage {record.stage_id} was not committed and "
+                              f"{self.path} was not changed")
+        return master
+
+    def _candidate_file(self, before, candidate):
+        """The candidate, written and synced into a hidden temp file next to the managed file, with its mode
+        and owner, so the commit itself is one rename. A killed run's temp file goes with the next lock."""
+        directory, name = os.path.split(self.path)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise SwitchError(self._write_error(directory, exc)) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(candidate.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if before.exists:
+                os.chmod(temp, before.mode)
+                if os.geteuid() == 0 and (before.uid, before.gid) != (0, 0):
+                    os.chown(temp, before.uid, before.gid)
+                selinux = getattr(self.module, "selinux_enabled", None)
+                if selinux is not None and selinux():
+                    self.module.set_context_if_different(temp, self.module.selinux_context(self.path), False)
+            else:
+                os.chmod(temp, 0o644)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise SwitchError(self._write_error(temp, exc)) from None
+        return temp
+
+    def _commit_candidate(self, record, before, candidate, commit_at, result):
+        """Everything slow before the sleep; at the instant only the rename and the reload signal."""
+        self._reload_sent = False
+        master = None
+        old_workers = set()
+        if self.reload:
+            master = self._master_for_commit(record)
+            old_workers = read_children(master)
+        temp = self._candidate_file(before, candidate)
+        had_pending = os.path.exists(self.pending_path)
+        renamed = False
+        try:
+            if self.reload:
+                self._mark_pending()
+            result["commit_late_ms"] = staging.sleep_until(commit_at)
+            os.rename(temp, self.path)
+            renamed = True
+            committed = time.time()
+            reload_start = self.clock()
+            if self.reload:
+                self._reload_sent = True
+                self.nginx.reload_master(master)
+            result["committed_at"] = staging.iso_ms(committed)
+            if self.reload:
+                new_workers = wait_for_new_workers(master, old_workers, self.reload_timeout)
+                self.timings["reload_ms"] = elapsed_ms(reload_start, self.clock)
+                if not new_workers:
+                    raise SwitchError(
+                        f"nginx did not apply the staged configuration: no new worker generation of master {master} "
+                        f"appeared within {self.reload_timeout} s after the reload (nginx refused it at reload time, "
+                        "see its error log)"
+                    )
+                result["reloaded"] = True
+                result["reloaded_at"] = now_iso_ms()
+        except (SwitchError, NginxError, OSError) as exc:
+            if not renamed:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                self._undo_marker(had_pending)
+                raise SwitchError(f"{exc}; stage {record.stage_id} was not committed and {self.path} was not "
+                                  "changed") from None
+            raise self._commit_failed(before, had_pending, master, exc) from None
+        except BaseException:
+            if not renamed:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            raise
+        if self.reload:
+            self._clear_pending()
+        self._keep_backup(before, result)
+        return old_workers
+
+    def _commit_failed(self, before, had_pending, master, exc):
+        """After the rename nginx did not take the candidate: put the previous file back and reload once more."""
+        lines = list(getattr(exc, "lines", None) or [])
+        try:
+            restore(self.module, before)
+        except OSError as err:
+            return SwitchError(
+                f"{exc}; restoring {self.path} failed: {err.strerror or err}: it may hold the staged candidate; "
+                f"check it and run the switch again (the marker {self.pending_path} makes the re-run reload)",
+                nginx_errors=lines,
+            )
+        back = "nginx keeps its previous configuration"
+        if self._reload_sent and master is not None:
+            workers = read_children(master)
+            try:
+                self.nginx.reload_master(master)
+                confirmed = wait_for_new_workers(master, workers, self.reload_timeout)
+            except NginxError as err:
+                self.warnings.append(f"reload after restoring {self.path} failed: {err}")
+                confirmed = set()
+            back = ("nginx was reloaded with it" if confirmed else
+                    "nginx kept its previous configuration (the reload of the restored file was not confirmed "
+                    "either: see nginx's error log)")
+        self._undo_marker(had_pending)
+        return SwitchError(
+            f"{exc}; {self.path} was restored and {back}: this load balancer is back on its previous file",
+            nginx_errors=lines,
+        )
+
+    def abort(self, spec, stage_id):
+        """Remove this host's stage record of ``stage_id`` (never touches the managed file)."""
+        start = self.clock()
+        result = self._phase_result("abort", stage_id)
+        before = FileSnapshot.take(self.path)
+        current = self._old_metadata(before) if before.exists and self.managed.is_managed(before.text) else None
+        result.update(_summary(spec, current, None))
+        record = staging.StageRecord.load(self.stage_path)
+        if record is None or record.stage_id != stage_id:
+            return self._finish(start, result)
+        result["changed"] = True
+        if self.module.check_mode:
+            return self._finish(start, result)
+        with self._locked():
+            record = staging.StageRecord.load(self.stage_path)
+            result["changed"] = record is not None and record.stage_id == stage_id
+            if result["changed"]:
+                record.remove()
+        return self._finish(start, result)
+
+
+def run_phase(switch, spec, params):
+    """Run ``params['phase']`` of ``switch`` (an UpstreamSwitch) for ``spec``; returns the result dict."""
+    phase = params.get("phase") or "apply"
+    stage_id = params.get("stage_id")
+    if phase == "stage":
+        return switch.stage(spec, stage_id, params["stage_ttl"])
+    if phase == "commit":
+        commit_at = staging.parse_commit_at(params.get("commit_at"))
+        staging.check_commit_at(commit_at, time.time())
+        return switch.commit(spec, stage_id, commit_at)
+    if phase == "abort":
+        return switch.abort(spec, stage_id)
+    return switch.run(spec)
