@@ -13,7 +13,7 @@ from ansible_collections.switchyard.bluegreen.plugins.filter import colors, flee
 
 
 def test_filter_module_exposes_every_filter():
-    assert set(fleet.FilterModule().filters()) == {"switch_decision", "commit_instant"}
+    assert set(fleet.FilterModule().filters()) == {"switch_decision", "commit_instant", "fleet_failures"}
 
 
 @pytest.mark.parametrize("lives", [["blue"], ["blue", "blue"], ["blue", "green"], [None], ["green", None], []])
@@ -55,21 +55,39 @@ def _epoch(text):
 
 
 def test_commit_instant_waits_the_minimum_after_a_quick_stage():
-    instant = fleet.commit_instant(1_780_000_000.0, 1_780_000_000.1, min_delay_s=0.25)
+    instant = fleet.commit_instant(1_780_000_000.0, 0.1, min_delay_s=0.25)
     assert instant.endswith("Z")
-    assert _epoch(instant) == pytest.approx(1_780_000_000.35, abs=0.001)
+    assert _epoch(instant) == pytest.approx(1_780_000_000.25, abs=0.001)
 
 
 def test_commit_instant_scales_with_a_slow_stage():
-    instant = fleet.commit_instant(1_780_000_000.0, 1_780_000_002.0, min_delay_s=0.25, factor=1.5)
-    assert _epoch(instant) == pytest.approx(1_780_000_005.0, abs=0.001)
+    instant = fleet.commit_instant(1_780_000_000.0, 2.0, min_delay_s=0.25, factor=1.5)
+    assert _epoch(instant) == pytest.approx(1_780_000_003.0, abs=0.001)
 
 
-@pytest.mark.parametrize(("started", "now", "minimum", "factor", "message"), [
+@pytest.mark.parametrize(("now", "stage", "minimum", "factor", "message"), [
     ("x", 1.0, 0.25, 1.5, "epoch seconds"),
-    (2.0, 1.0, 0.25, 1.5, "before the stage started"),
+    (2.0, -1.0, 0.25, 1.5, "must not be negative"),
     (1.0, 2.0, -1, 1.5, "must not be negative"),
 ])
-def test_commit_instant_refuses_bad_input(started, now, minimum, factor, message):
+def test_commit_instant_refuses_bad_input(now, stage, minimum, factor, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        fleet.commit_instant(started, now, minimum, factor)
+        fleet.commit_instant(now, stage, minimum, factor)
+
+
+def test_fleet_failures_names_failed_and_unreachable_hosts():
+    hostvars = {
+        "lb1": {"stage": {"changed": False, "staged": True}},
+        "lb2": {"stage": {"failed": True, "msg": "nginx -t failed:\n  unknown directive"}},
+        "lb3": {"stage": {"unreachable": True, "msg": "Failed to connect to the host via ssh"}},
+        "lb4": {},
+    }
+    assert fleet.fleet_failures(["lb1", "lb2", "lb3", "lb4"], hostvars, "stage") == [
+        "lb2: nginx -t failed: unknown directive",
+        "lb3: unreachable (Failed to connect to the host via ssh)",
+    ]
+
+
+def test_fleet_failures_refuses_a_string_of_hosts():
+    with pytest.raises(AnsibleFilterError, match="list of hosts"):
+        fleet.fleet_failures("lb1", {}, "stage")
