@@ -415,3 +415,34 @@ def test_master_from_pid_file_guards_against_a_stale_pid(tmp_path):
     pid_file.write_text(f"{os.getpid()}\n")
     # This test process is alive but is not an nginx master.
     assert _process.master_from_pid_file(str(pid_file)) is None
+
+
+class DyingDumpNginx(StagingNginx):
+    """The stage dies while nginx -T tests the candidate in place (like SIGKILL: no restore runs)."""
+
+    def dump(self):
+        self.calls.append("dump")
+        raise KeyboardInterrupt
+
+
+def test_death_during_the_stage_test_is_finished_by_the_next_stage_and_commit(target):
+    write_initial(target)
+    with pytest.raises(KeyboardInterrupt):
+        do_stage(target, desired("green"), nginx=DyingDumpNginx(target))
+    # What a kill there leaves: the candidate in the file (nginx never loaded it) and the marker; no record.
+    assert up.same_state(desired("green"), read(target))
+    assert os.path.exists(marker_of(target)) and record_of(target) is None
+    # The next stage sees the marker: not a no-op, so its commit reloads nginx at the instant.
+    result, _nginx = do_stage(target, desired("green"))
+    assert result["staged"] and not record_of(target).noop
+    committed, nginx, _switch = do_commit(target, desired("green"))
+    assert committed["changed"] and committed["reloaded"] and nginx.calls == ["master_of", "reload"]
+    assert not os.path.exists(marker_of(target))
+
+
+def test_a_late_commit_applies_at_once_and_says_how_late(target):
+    write_initial(target)
+    do_stage(target, desired("green"))
+    result, _nginx, switch = do_commit(target, desired("green"), commit_at=time.time() - 5)
+    assert result["reloaded"] and result["commit_late_ms"] >= 5000
+    assert any("after commit_at" in warning for warning in switch.warnings), switch.warnings
