@@ -25,8 +25,9 @@ import pytest
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import staging
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base
 from tests.lib.modules import ansible_env, module_command, module_input
+from tests.lib.nginx import LoopbackNginx
 
-from .conftest import Lab
+from .conftest import UPSTREAM, Lab
 
 GREEN = {"active": "green", "preview": True}
 
@@ -327,3 +328,54 @@ def test_bad_two_phase_input_is_refused_and_changes_nothing(lab: Lab, args, mess
     assert result.failed and message in result["msg"], json.dumps(dict(result))[:400]
     assert not os.path.exists(record_path(lab))
     assert_untouched(lab, before_digest, workers)
+
+
+def test_three_load_balancers_commit_at_one_instant(tmp_path, backends, record_property):
+    """Three nginx instances (a small fleet on loopback) staged one by one, committed in parallel at one instant."""
+    labs = []
+    try:
+        for index in range(3):
+            nginx = LoopbackNginx(tmp_path / f"lb{index}")
+            nginx.add_proxy_site(UPSTREAM)
+            nginx.add_proxy_site(f"{UPSTREAM}_preview")
+            lab = Lab(nginx, backends)
+            assert not lab.switch(active="blue", preview=True, reload=False).failed
+            nginx.start()
+            nginx.wait_for_workers()
+            labs.append(lab)
+        workers = [lab.nginx.worker_pids() for lab in labs]
+        for lab in labs:
+            assert stage(lab, "fleet-1")["staged"]
+            assert lab.live() == {"blue": 20}
+        commit_at = f"{time.time() + 2.0:.3f}"
+        procs = []
+        for lab in labs:
+            proc = subprocess.Popen(module_command("nginx_upstream"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=ansible_env())
+            # Every host gets its arguments at once, as Ansible's forks would send them.
+            proc.stdin.write(module_input(lab.args(phase="commit", stage_id="fleet-1", commit_at=commit_at, **GREEN)))
+            proc.stdin.close()
+            procs.append(proc)
+        results = []
+        for proc in procs:
+            out, err = proc.stdout.read(), proc.stderr.read()
+            proc.wait(timeout=60)
+            proc.stdout.close()
+            proc.stderr.close()
+            assert out, err
+            results.append(json.loads(out))
+        for lab, result, before in zip(labs, results, workers, strict=True):
+            assert not result.get("failed"), result
+            assert result["reloaded"] and result["commit_at"] == staging.iso_ms(float(commit_at))
+            assert parse_iso(result["committed_at"]) >= float(commit_at)
+            assert before.isdisjoint(lab.nginx.worker_pids())
+            assert lab.live() == {"green": 20}
+        # Measured, not asserted (no timing assertions): the spread of the instants the hosts report.
+        committed = [parse_iso(result["committed_at"]) for result in results]
+        reloaded = [parse_iso(result["reloaded_at"]) for result in results]
+        record_property("committed_at_spread_ms", round((max(committed) - min(committed)) * 1000, 1))
+        record_property("reloaded_at_spread_ms", round((max(reloaded) - min(reloaded)) * 1000, 1))
+        record_property("commit_late_ms", [result["commit_late_ms"] for result in results])
+    finally:
+        for lab in labs:
+            lab.nginx.stop()
