@@ -446,3 +446,19 @@ def test_a_late_commit_applies_at_once_and_says_how_late(target):
     result, _nginx, switch = do_commit(target, desired("green"), commit_at=time.time() - 5)
     assert result["reloaded"] and result["commit_late_ms"] >= 5000
     assert any("after commit_at" in warning for warning in switch.warnings), switch.warnings
+
+
+def test_apply_removes_an_expired_stage_with_a_warning(target):
+    write_initial(target)
+    do_stage(target, desired("green"), ttl=0.05)
+    time.sleep(0.1)
+    nginx = StagingNginx(target)
+    switch = switch_for(target, nginx)
+    try:
+        result = switch.run(desired("green"))
+    finally:
+        nginx.cleanup()
+    assert result["changed"] and result["reloaded"]
+    assert record_of(target) is None
+    assert any("expired stage s1" in warning for warning in switch.warnings), switch.warnings
+    assert not any("superseded" in warning for warning in switch.warnings)
