@@ -43,8 +43,12 @@ REPO = BENCH.parent
 # Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
 LOAD = {"new": (300, 8), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
 
-FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 40, "dns": 3}
-QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1}
+# ssh: switch.yml + rollback.yml pairs over SSH to 3 LB containers; fleet: switches per fleet size and method.
+FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 40, "dns": 3, "ssh": 3, "fleet": 3}
+QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1, "ssh": 1, "fleet": 1}
+FLEET_SIZES = (1, 3, 10)
+# The SSH and fleet phases (bench/ssh_fleet.py, containers): bound quick, full in seconds (see run.sh).
+SSH_FLEET_LIMIT_S = (900, 1500)
 GAP_S = 0.35          # steady traffic between two switches
 WARMUP_S = 1.0
 TAIL_S = 0.6
@@ -285,6 +289,87 @@ def script_phase(name, quick, results, log):
     return phase
 
 
+def bounded_child(argv, limit, log_path):
+    """Run argv in its own process group, output to log_path; (returncode, why it was stopped or None).
+
+    At the bound it gets SIGTERM first (the SSH/fleet script removes its containers on the way out), then
+    SIGKILL 90 s later.
+    """
+    reason = None
+    with open(log_path, "w", encoding="utf-8") as output:
+        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            reason = f"stopped at its bound of {limit} s"
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=90)
+            raise
+    return proc.returncode, reason
+
+
+def ssh_fleet_phases(run, wanted, results, log):
+    """The playbooks over SSH (3 LB containers) and the fleet (N = 1, 3, 10), one bounded child process.
+
+    Skipped, with the reason in the report, where the containers cannot run (no podman, no image, not root).
+    """
+    phases = [name for name in ("ssh", "fleet") if wanted(name)]
+    if not phases:
+        return
+    try:
+        from tests.lib import sshfleet  # noqa: PLC0415 - only these phases need it
+
+        reason = sshfleet.usable()
+    except ImportError as exc:
+        reason = f"tests/lib/sshfleet.py is not usable here ({exc})"
+    except (OSError, subprocess.SubprocessError) as exc:
+        reason = f"podman did not answer ({exc})"
+    if reason:
+        for name in phases:
+            run[name] = {"ran": False, "reason": reason}
+        log(f"ssh/fleet not measured: {reason}")
+        return
+    counts = run["counts"]
+    out = results / "ssh_fleet.json"
+    argv = [sys.executable, str(BENCH / "ssh_fleet.py"), "--json", str(out),
+            "--ssh-runs", str(counts["ssh"] if "ssh" in phases else 0),
+            "--sizes", ",".join(map(str, FLEET_SIZES)) if "fleet" in phases else "",
+            "--fleet-runs", str(counts["fleet"])]
+    command = " ".join(["bench/ssh_fleet.py", *argv[4:]])
+    limit = SSH_FLEET_LIMIT_S[0 if run["quick"] else 1]
+    log(f"phase {'+'.join(phases)}: {command} (at most {limit} s)")
+    began = time.monotonic()
+    returncode, reason = bounded_child(argv, limit, results / "ssh_fleet.log")
+    elapsed = time.monotonic() - began
+    if reason is None and returncode != 0:
+        tail = (results / "ssh_fleet.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        reason = f"exit code {returncode}: {(tail or ['no output'])[-1][:300]}"
+    try:
+        data = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    for name in phases:
+        part = data.get(name) or {}
+        if part.get("runs"):
+            run[name] = {**part, "ran": True, "command": command, "elapsed_s": round(elapsed, 1),
+                         "lab_s": data.get("lab_s", {}), "lab_failures": data.get("lab_failures", [])}
+            if reason:
+                run[name]["stopped"] = reason
+        else:
+            failures = "; ".join(f"N = {f['n']}: {f['error']}" for f in data.get("lab_failures", []))
+            run[name] = {"ran": False, "reason": reason or (f"the lab failed: {failures}" if failures
+                                                            else "no runs recorded")}
+    log(f"  ssh/fleet: {'done' if reason is None else reason} in {elapsed:.1f} s "
+        f"(output in {results / 'ssh_fleet.log'})")
+
+
 def api_and_script_phases(run, wanted, work, results, log):
     """The phases without the shared nginx load: DNS against moto, then the SCRIPT_PHASES."""
     if wanted("dns"):
@@ -342,7 +427,8 @@ def main(argv=None):
     parser.add_argument("--results", default=str(BENCH / "results"))
     parser.add_argument("--docs", default=str(REPO / "docs"))
     parser.add_argument("--only", default="", help="comma-separated phases (module,symlink,template,playbooks,"
-                                                   "broken,haproxy,dns,alb,eda,progressive); default all")
+                                                   "broken,haproxy,dns,alb,eda,progressive,ssh,fleet); "
+                                                   "default all")
     parser.add_argument("--render", metavar="RESULTS_DIR",
                         help="only analyse an earlier run's raw.json and rewrite the docs")
     args = parser.parse_args(argv)
@@ -412,6 +498,7 @@ def main(argv=None):
                 log(f"phase haproxy: {counts['haproxy']} switches")
                 run["phases"].append(run_phase(haproxy_router, None, counts["haproxy"], results, log))
         api_and_script_phases(run, wanted, work, results, log)
+        ssh_fleet_phases(run, wanted, results, log)
     finally:
         if haproxy_router is not None:
             haproxy_router.stop()

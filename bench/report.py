@@ -602,6 +602,7 @@ def how_section(run):
         "all interpreter start-up and playbook wall times, are slower than on an idle machine. Error counts, "
         "windows and ratios between methods measured in the same run are the numbers to compare.",
         *script_phase_lines(run),
+        *report_fast.how_lines(run),
         "- moto is far more permissive than Route53 and applies changes at once (always `INSYNC`); the DNS numbers "
         "are API calls and states, not propagation times.",
         "",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import statistics
 
+import timeline
+
 # (figure, goal text, limit, how to compare). The figures are computed by goal_figures() below.
 GOALS = (
     ("rollback_all_new_after_s", "`rollback.yml` all new after (s)", 1.0, "le", "#16"),
@@ -52,16 +54,30 @@ def _template(run):
     return result["summary"] if result else None
 
 
+def _one_line(text):
+    return " ".join(str(text).split()).replace("`", "'").replace("|", "/")[:400]
+
+
 def _median_of(stat):
     return stat["median"] if stat else None
 
 
 def ssh_summary(run):
-    """Per playbook over SSH: wall, all new after, where the seconds go (analysed at render time)."""
+    """Per playbook over SSH: wall, all new after, where the seconds go (from the raw runs)."""
     ssh = run.get("ssh") or {}
     if not ssh.get("ran"):
         return {}
-    return ssh.get("per_playbook") or {}
+    found = {}
+    for name in ("switch.yml", "rollback.yml"):
+        mine = [r for r in ssh.get("runs", []) if r["playbook"] == name]
+        if not mine:
+            continue
+        done = [r for r in mine if r["ok"]]
+        found[name] = {"runs": len(mine), "failed": len(mine) - len(done),
+                       "wall_s": _stats([r["wall_s"] for r in done]),
+                       "all_new_after_s": _stats([r.get("all_new_after_s") for r in done]),
+                       "where": timeline.aggregate([r["timeline"] for r in done if r.get("timeline")])}
+    return found
 
 
 def fleet_rows(run):
@@ -207,7 +223,8 @@ def where_section(run):
              "next task's start, so what Ansible does between two tasks (includes, conditions) is in the row of "
              "the task before and the rows add up to the wall time. *Module's own ms*: what the module measured "
              "itself (nginx_upstream `timings.total_ms`, http_check `elapsed_ms`), without its interpreter "
-             "start-up and Ansible's transfer; the slowest host's when several ran it.", ""]
+             "start-up and Ansible's transfer; the slowest host's when several ran it. A two-phase commit's own "
+             "time includes its wait until the agreed `commit_at` instant.", ""]
     for name in ("switch.yml", "rollback.yml"):
         if name in local:
             lines += where_table(f"`{name}`", local[name]["where"])
@@ -224,11 +241,14 @@ def ssh_section(run):
     per = ssh_summary(run)
     settings = ssh.get("settings", {})
     lines += [f"{ssh['lbs']} load-balancer containers ({ssh.get('image', '?')}), each with sshd and nginx, reached "
-              f"with `ansible_connection: ssh`, " + ", ".join(f"`{k}={v}`" for k, v in settings.items())
+              "with " + ", ".join(f"`{k}={v}`" for k, v in settings.items() if not k.startswith("masters"))
               + f". The blue and green backends: {ssh.get('backends', '?')}. "
-              + ("A light load client (a new connection per request, "
+              + ("The SSH master connections are closed before every run, so each run pays its own handshakes, "
+                 "as a fresh AWX job does. ")
+              + (f"A light load client (bench/load_client.py, a new connection per request, "
                  f"{ssh['load']['rate']:g} requests/s) sends to {ssh['load']['target']} throughout, for *all new "
-                 "after*." if ssh.get("load") else "No load client, so no *all new after*."), "",
+                 f"after* ({ssh['load'].get('requests', '?')} requests, {ssh['load'].get('errors', '?')} without an "
+                 "answer)." if ssh.get("load") else "No load client, so no *all new after*."), "",
               "| playbook | runs (failed) | wall (s, min / median / max) | all new after (s, median) |",
               "|---|---:|---:|---:|"]
     for name in ("switch.yml", "rollback.yml"):
@@ -240,8 +260,10 @@ def ssh_section(run):
                      + (" / ".join(f"{wall[k]:.2f}" for k in ("min", "median", "max")) if wall else "-")
                      + f" | {_f(_median_of(info.get('all_new_after_s')))} |")
     lines.append("")
-    for failure in ssh.get("failures", [])[:3]:
-        lines += [f"A failed run ({failure['playbook']}): `{failure['msg']}`", ""]
+    for failure in [r for r in ssh.get("runs", []) if not r["ok"]][:3]:
+        lines += [f"A failed run ({failure['playbook']}): `{_one_line(failure.get('msg', ''))}`", ""]
+    if ssh.get("stopped"):
+        lines += [f"The phase stopped early: {ssh['stopped']}.", ""]
     for name in ("switch.yml", "rollback.yml"):
         if name in per and per[name].get("where"):
             lines += where_table(f"`{name}` over SSH", per[name]["where"])
@@ -258,7 +280,8 @@ def fleet_section(run, images):
     lines += ["`switch.yml` back and forth across N load-balancer containers over SSH "
               f"({fleet.get('settings', '')}). *Skew*: from the first to the last load balancer serving the new "
               "colour, from the start times of each one's new nginx worker processes (the kernel's "
-              "`/proc/<pid>/stat` start time; the containers share the host's kernel and clock), not from the "
+              "`/proc/<pid>/stat` start time, 10 ms resolution; the containers share the host's kernel and "
+              "clock), not from the "
               "module's own report (shown next to it). *two-phase*: the switch role's stage on every LB, then "
               "commit at one `commit_at` instant (`switch_two_phase: true`); *one-by-one*: "
               "`switch_two_phase: false`, each LB reloads when Ansible's fork reaches it.", "",
@@ -275,8 +298,9 @@ def fleet_section(run, images):
         lines += [f"- {note}"]
     if fleet.get("notes"):
         lines.append("")
-    for failure in fleet.get("failures", [])[:3]:
-        lines += [f"A failed run (N = {failure['n']}, {failure['method']}): `{failure['msg']}`", ""]
+    for failure in [r for r in fleet.get("runs", []) if not r["ok"]][:3]:
+        lines += [f"A failed run (N = {failure['n']}, {failure['method']}): `{_one_line(failure.get('msg', ''))}`",
+                  ""]
     if "fleet" in images:
         lines += ["![skew against N](" + images["fleet"] + ")", ""]
     return lines
@@ -293,22 +317,51 @@ def draw_fleet(run, path):
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axis = plt.subplots(figsize=(7, 4))
+    fig, (axis, walls) = plt.subplots(1, 2, figsize=(10, 4))
+    sizes = sorted({n for n, _ in rows})
     for method, colour in (("two-phase", "#2e9e44"), ("one-by-one", "#d62728")):
         points = sorted((n, r["skew_ms"]) for (n, m), r in rows.items() if m == method and r["skew_ms"])
-        if not points:
-            continue
-        ns = [n for n, _ in points]
-        med = [s["median"] for _, s in points]
-        err = [[s["median"] - s["min"] for _, s in points], [s["max"] - s["median"] for _, s in points]]
-        axis.errorbar(ns, med, yerr=err, marker="o", capsize=4, color=colour, label=f"{method} (median, min-max)")
+        if points:
+            ns = [n for n, _ in points]
+            med = [s["median"] for _, s in points]
+            err = [[s["median"] - s["min"] for _, s in points], [s["max"] - s["median"] for _, s in points]]
+            axis.errorbar(ns, med, yerr=err, marker="o", capsize=4, color=colour, label=f"{method} (median, min-max)")
+        points = sorted((n, r["wall_s"]["median"]) for (n, m), r in rows.items() if m == method and r["wall_s"])
+        if points:
+            walls.plot([n for n, _ in points], [w for _, w in points], marker="o", color=colour, label=method)
     axis.axhline(50, color="#555555", linestyle=":", linewidth=1, label="goal at N = 10: 50 ms")
     axis.set_xlabel("load balancers (N)")
-    axis.set_ylabel("skew first to last LB (ms)")
-    axis.set_xticks(sorted({n for n, _ in rows}))
-    axis.set_title("Skew between the first and the last load balancer serving the new colour", fontsize=10)
+    axis.set_ylabel("skew first to last LB (ms, 10 ms resolution)")
+    axis.set_xticks(sizes)
+    axis.set_title("Skew: first to last LB serving the new colour", fontsize=10)
     axis.legend(fontsize=8)
+    walls.set_xlabel("load balancers (N)")
+    walls.set_ylabel("switch.yml wall time (s, median)")
+    walls.set_xticks(sizes)
+    walls.set_ylim(bottom=0)
+    walls.set_title("Wall time of the whole switch", fontsize=10)
+    walls.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
+
+
+def how_lines(run):
+    """The "How it was measured" lines of the SSH and fleet phases."""
+    lines = []
+    for name in ("ssh", "fleet"):
+        phase = run.get(name) or {}
+        if phase.get("ran"):
+            sizes = sorted(phase.get("lab_s", {}).items(), key=lambda item: int(item[0]))
+            labs = ", ".join(f"N = {n}: {seconds:g} s" for n, seconds in sizes)
+            failed = "; ".join(f"N = {f['n']} attempt {f['attempt']}: {_one_line(f['error'])[:160]}"
+                               for f in phase.get("lab_failures", []))
+            if failed:
+                lines.append(f"- Lab start-ups that failed and were retried once: {failed}.")
+            lines.append(f"- The SSH and fleet phases: `{phase['command']}`, {phase['elapsed_s']:.0f} s in all "
+                         f"(each fleet's start, nginx role, runs and removal: {labs}); podman containers from "
+                         "tests/lib/sshfleet.py on one podman network of this machine, every run timed from the "
+                         "launch of `ansible-playbook` to its exit.")
+            break
+    return lines

@@ -126,7 +126,11 @@ class CallbackModule(CallbackBase):
         self._result(result, "unreachable")
 
     def v2_playbook_on_stats(self, stats):
-        self._emit("stats")
+        # What the playbook published with set_stats (the AWX contract: live colour, reload skew...).
+        custom = (getattr(stats, "custom", None) or {}).get("_run") or {}
+        published = {k: v for k, v in custom.items()
+                     if k.startswith("bluegreen_") and isinstance(v, (str, int, float, bool, type(None)))}
+        self._emit("stats", published=published)
         if self._handle is not None:
             self._handle.close()
             self._handle = None
