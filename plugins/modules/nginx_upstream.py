@@ -216,7 +216,8 @@ options:
         file next to the managed file, nginx's master pid), sleeps until O(commit_at), then renames the file into
         place and reloads nginx (C(SIGHUP) to the master, or O(reload_command) when set). When no new worker
         generation appears within O(reload_timeout), the previous file is restored, nginx is reloaded once more
-        and the task fails. The stage record is removed either way.
+        and the task fails, with the reason C(nginx -t) gives in C(nginx_errors). The stage record is removed
+        either way.
       - V(abort) removes the stage record of O(stage_id), if it is still there; it never touches the managed file.
       - An V(apply) or a V(stage) of another O(stage_id) supersedes an unexpired stage record (with a warning) and
         removes an expired one, so a later run always wins and a stale stage never blocks one. A killed commit

@@ -1002,6 +1002,13 @@ class UpstreamSwitch(ManagedFileSwitch):
     def _commit_failed(self, before, had_pending, master, exc):
         """After the rename nginx did not take the candidate: put the previous file back and reload once more."""
         lines = list(getattr(exc, "lines", None) or [])
+        if not lines and self._reload_sent:
+            # The master logs why it refused to its error log only; nginx -t on the same files (the candidate is
+            # still in place) names the reason in the task's failure. This is the failure path: time is no issue.
+            try:
+                self.nginx.test()
+            except NginxError as err:
+                lines = err.lines
         try:
             restore(self.module, before)
         except OSError as err:
@@ -1024,7 +1031,8 @@ class UpstreamSwitch(ManagedFileSwitch):
                     "either: see nginx's error log)")
         self._undo_marker(had_pending)
         return SwitchError(
-            f"{exc}; {self.path} was restored and {back}: this load balancer is back on its previous file",
+            f"{exc}; {self.path} was restored and {back}: this load balancer is back on its previous file"
+            + (": " + " | ".join(lines) if lines else ""),
             nginx_errors=lines,
         )
 

@@ -235,6 +235,8 @@ def test_reload_that_fails_at_commit_puts_the_previous_file_back(lab: Lab):
         result = commit(lab, reload_timeout=1)
         assert result.failed
         assert "back on its previous file" in result["msg"], result["msg"]
+        # The reason, as nginx -t tells it for the files the master refused.
+        assert any("bogus_directive" in line for line in result["nginx_errors"]), result["nginx_errors"]
         assert digest(lab.path) == before_digest
         assert not os.path.exists(record_path(lab)) and not os.path.exists(marker_path(lab))
         assert lab.live() == {"blue": 20}

@@ -39,6 +39,9 @@ class StagingNginx(FakeNginx):
         self.calls.append("master_pid")
         return super().master_pid(dump)
 
+    def test(self):
+        self.calls.append("test")
+
     def master_of(self, pid_file):
         self.calls.append("master_of")
         return os.getpid() if self.running else None
@@ -239,7 +242,7 @@ def test_commit_that_nginx_does_not_take_restores_and_reloads_again(target):
     message = str(caught.value)
     assert "no new worker generation" in message and "back on its previous file" in message
     assert "nginx was reloaded with it" in message
-    assert nginx.calls == ["master_of", "reload", "reload"]
+    assert nginx.calls == ["master_of", "reload", "test", "reload"]
     assert read(target) == before
     assert record_of(target) is None and not os.path.exists(marker_of(target)) and temp_files(target) == []
 
