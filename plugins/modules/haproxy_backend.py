@@ -181,13 +181,16 @@ options:
         (no runtime command is sent). It checks that the admin socket answers, reads the backend's servers, checks
         the candidate file with C(haproxy -c) on a temporary copy, computes the runtime commands, and keeps them
         in a stage record C(<path>.stage) with a hash of the state they were computed from (the servers' runtime
-        states and the file's text). A stage with nothing to change records that (C(changed=false)).
+        states and the file's text). Nothing changes, so C(changed) is V(false); C(commands), C(reload_reasons)
+        and the diff say what the commit will do. When the state is already the requested one, the record only
+        says so and the commit changes nothing. A stage of another O(stage_id) supersedes an unexpired record
+        (with a warning), so a later run always wins.
       - V(commit) applies the stage O(stage_id) at O(commit_at). It is refused, and changes nothing, when the record
         is missing, from another stage_id, expired, when the file or the servers' runtime states changed since the
         stage, or when the task's arguments give another plan than the staged one. It then waits until
         O(commit_at), sends the runtime commands (target colour ready first), and writes the file and the state
         file after them. A command that fails puts every server back as it was and restores the files. The record
-        is removed whether the commit succeeds or fails.
+        of O(stage_id) is removed whether the commit succeeds or fails (a newer stage's record stays).
       - V(abort) removes the stage record of O(stage_id); a record of another stage is left in place.
       - A change that needs a reload (pools or backend settings changed) is staged and committed too; the reload
         then happens at O(commit_at).
@@ -199,9 +202,9 @@ options:
     version_added: 0.2.0
   stage_id:
     description:
-      - The fleet switch's id, the same on every load balancer (for example the job id and a timestamp);
-        1-128 letters, digits and V(_), V(.), V(:), V(@), V(+), V(-).
-      - Required with O(phase=stage), O(phase=commit) and O(phase=abort).
+      - Identifies one fleet switch; the same value on every load balancer, for example the job id and a
+        timestamp.
+      - Required with O(phase=stage), O(phase=commit) and O(phase=abort); ignored with O(phase=apply).
     type: str
     version_added: 0.2.0
   stage_ttl:
@@ -423,8 +426,7 @@ timings:
   sample: {"lock_ms": 0, "validate_ms": 14, "reload_ms": null, "switch_ms": 2, "drain_ms": 1, "total_ms": 25}
 staged:
   description:
-    - O(phase=stage) checked the change and left a stage record (in check mode, would leave one). False in the
-      other phases.
+    - O(phase=stage) checked the change and kept a stage record (V(false) for the other phases and in check mode).
   returned: always
   type: bool
   version_added: 0.2.0
@@ -435,30 +437,32 @@ stage_id:
   sample: "4711-20261129T193000"
   version_added: 0.2.0
 stage_expires_at:
-  description: When the stage expires (UTC, ISO 8601 with milliseconds); null with O(phase=apply) and O(phase=abort).
+  description: When the stage record expires (UTC, ISO 8601 with milliseconds; only with O(phase=stage)).
   returned: always
   type: str
   sample: "2026-11-29T19:31:00.118Z"
   version_added: 0.2.0
 commit_at:
-  description: The instant the commit waited for (UTC, ISO 8601 with milliseconds); null when it committed at once.
+  description: The commit instant the host used (UTC, ISO 8601 with milliseconds; null unless O(phase=commit) with
+    O(commit_at)).
   returned: always
   type: str
   sample: "2026-11-29T19:30:02.000Z"
   version_added: 0.2.0
 committed_at:
   description:
-    - O(phase=commit) only, when the running HAProxy took the change (right after the last runtime command, or
-      when the reload was confirmed), as C(applied_at); null when nothing changed.
+    - When the running HAProxy took the change (UTC, ISO 8601 with milliseconds, right after the last runtime
+      command, or when the reload was confirmed), as C(applied_at); null unless a O(phase=commit) applied a
+      change.
   returned: always
   type: str
   sample: "2026-11-29T19:30:02.001Z"
   version_added: 0.2.0
 commit_late_ms:
   description:
-    - O(phase=commit) only, how many milliseconds after O(commit_at) the host started to apply (V(0) when on
-      time or nothing changed; null in the other phases); a large value means the commit arrived late (a slow
-      host or connection).
+    - How many milliseconds after O(commit_at) this host started to apply (V(0) when it was waiting in time;
+      null unless a O(phase=commit) applied a change). A late host applies at once, with a warning when over
+      1 s.
   returned: always
   type: float
   sample: 0.0
@@ -484,6 +488,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.error
     fail_module,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.staging import (  # noqa: E402
+    TWO_PHASE_REQUIRED_IF,
     parse_commit_at,
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.process import (  # noqa: E402
@@ -492,7 +497,6 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.proc
 )
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.runtime import RuntimeApi  # noqa: E402
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._haproxy.spec import (  # noqa: E402
-    PHASE_REQUIRED_IF,
     argument_spec,
     build_spec,
     check_params,
@@ -534,7 +538,7 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         mutually_exclusive=SWITCHING_MUTUALLY_EXCLUSIVE,
-        required_if=SWITCHING_REQUIRED_IF + PHASE_REQUIRED_IF,
+        required_if=SWITCHING_REQUIRED_IF + TWO_PHASE_REQUIRED_IF,
         supports_check_mode=True,
     )
     params = module.params

@@ -32,6 +32,10 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.pools import (
     validate_traffic as _validate_traffic,
 )
+from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.staging import (
+    check_phase_options,
+    two_phase_argument_spec,
+)
 
 DEFAULT_CONF_DIR = "/etc/haproxy/conf.d"
 DEFAULT_STATE_DIR = "/var/lib/haproxy"
@@ -82,17 +86,8 @@ def argument_spec():
         drain_timeout={"type": "float", "default": 30},
         haproxy_binary={"type": "str", "default": "haproxy"},
         haproxy_config={"type": "list", "elements": "path", "default": [DEFAULT_HAPROXY_CONFIG]},
-        phase={"type": "str", "default": "apply", "choices": list(PHASES)},
-        stage_id={"type": "str"},
-        stage_ttl={"type": "float", "default": 60},
-        commit_at={"type": "str"},
+        **two_phase_argument_spec(),
     )
-
-
-# Two-phase switching: the phases that name a stage need its id.
-PHASES = ("apply", "stage", "commit", "abort")
-PHASE_REQUIRED_IF = [("phase", phase, ("stage_id",)) for phase in PHASES[1:]]
-STAGE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}\Z")
 
 
 def check_params(params):
@@ -106,19 +101,13 @@ def check_params(params):
 
 
 def check_phase_params(params):
-    """The two-phase options: what goes with which phase (the argument spec requires stage_id)."""
-    phase = params.get("phase") or "apply"
+    """The two-phase options (shared checks), and what HAProxy's phases need: a running HAProxy to switch."""
+    with _as_haproxy_error():
+        check_phase_options(params)
+    phase = params["phase"]
     if phase != "apply" and (params.get("state") == "absent" or not params.get("apply", True)):
         raise HaproxyError(f"phase={phase} switches a running HAProxy: it needs state=present and apply=true "
                            "(use phase=apply to remove a backend or to write the file only)")
-    if params.get("stage_id") is not None and not STAGE_ID_RE.match(params["stage_id"]):
-        raise HaproxyError(f"stage_id={params['stage_id']!r}: use 1-128 letters, digits and _ . : @ + - "
-                           "(for example the controller's job id and a timestamp), starting with a letter or digit")
-    if params.get("commit_at") not in (None, "") and phase != "commit":
-        raise HaproxyError("commit_at is only used with phase=commit: remove it, or set phase=commit")
-    if phase == "stage" and params["stage_ttl"] <= 0:
-        raise HaproxyError(f"stage_ttl={params['stage_ttl']}: use a number of seconds > 0 (how long a stage waits "
-                           "for its commit)")
 
 
 @contextlib.contextmanager

@@ -59,10 +59,8 @@ def signature_differences(staged, current):
     return [key for key in sorted(set(staged) | set(current)) if staged.get(key) != current.get(key)]
 
 
-def stage_fields(stage_id=None, *, staged=False, expires_at=None, commit_at=None, committed_at=None, late_ms=None):
-    """The two-phase part of every result (phase=apply: nothing staged)."""
-    return {"staged": staged, "stage_id": stage_id, "stage_expires_at": expires_at, "commit_at": commit_at,
-            "committed_at": committed_at, "commit_late_ms": late_ms}
+# A commit that starts this much after commit_at is worth a warning: the fleet did not switch together.
+LATE_WARNING_MS = 1000.0
 
 
 class StagedBackendSwitch(BackendSwitch):
@@ -81,7 +79,7 @@ class StagedBackendSwitch(BackendSwitch):
         if not self.module.check_mode:
             self._retire_stage("this apply run")
         result = super().run(spec, name, state_file)
-        result.update(stage_fields())
+        result.update(staging.phase_result("apply"))
         return result
 
     def _retire_stage(self, by, keep_id=None):
@@ -134,8 +132,12 @@ class StagedBackendSwitch(BackendSwitch):
                                   "was staged") from None
 
     def _staged_result(self, spec, plan, stage_id, expires, start):
+        """What the commit will do (commands, reload, diff); nothing changed yet, so changed is false."""
         result = self._result(spec, plan)
-        result.update(stage_fields(stage_id, staged=True, expires_at=staging.iso_ms(expires)))
+        result["changed"] = False
+        result.update(staging.phase_result("stage", stage_id))
+        result["staged"] = not self.module.check_mode
+        result["stage_expires_at"] = staging.iso_ms(expires)
         return self._finish(start, result)
 
     # -- commit --
@@ -161,10 +163,9 @@ class StagedBackendSwitch(BackendSwitch):
                     # Checked again just before the wait: the rest of the configuration may have moved.
                     self._check_candidate(plan["new_text"])
                 late = {"ms": 0.0}
-                result.update(stage_fields(stage_id, expires_at=record.expires_at, commit_at=commit_iso))
-                if record.noop or not result["changed"]:
-                    result["commit_late_ms"] = 0.0
-                else:
+                result.update(staging.phase_result("commit", stage_id))
+                result["commit_at"] = commit_iso
+                if not record.noop and result["changed"]:
                     def wait():
                         late["ms"] = staging.sleep_until(commit_at, clock=self.wall_clock, sleep=self.wall_sleep)
 
@@ -176,6 +177,11 @@ class StagedBackendSwitch(BackendSwitch):
                             f"{exc}", haproxy_errors=exc.haproxy_errors) from None
                     result["committed_at"] = result["applied_at"] or now_iso_ms()
                     result["commit_late_ms"] = late["ms"]
+                    if late["ms"] > LATE_WARNING_MS:
+                        self.warnings.append(
+                            f"this host started its commit {late['ms'] / 1000.0:.1f} s after commit_at "
+                            f"{commit_iso}: it switched late, not together with the fleet (a slow host or "
+                            "connection, or commit_at chosen too close)")
             finally:
                 self._remove_own_record(stage_id)
         if result["changed"] and leaving is not None:
@@ -205,19 +211,16 @@ class StagedBackendSwitch(BackendSwitch):
         """
         before = self._snapshot()
         plan = self._plan(spec, name, before)
-        record = staging.StageRecord.load(self.record_path)
-        if record is not None and record.stage_id == stage_id and record.expired(self.wall_clock()):
-            raise SwitchError(f"stage {stage_id} expired at {record.expires_at} before its commit arrived; "
-                              "nothing was changed: run the switch again (or raise stage_ttl)")
-        if record is None:
+        if staging.StageRecord.load(self.record_path) is None:
             self.warnings.append(f"no staged change with stage_id {stage_id} here (check mode stages nothing); "
                                  "predicting the commit from the task's arguments")
         else:
             record = staging.claim_for_commit(self.record_path, stage_id, state_sha256(before, plan["rows"]),
-                                              now=self.wall_clock())
+                                              now=self.wall_clock(), dry_run=True)
             self._same_plan(record, spec, plan)
         result = self._result(spec, plan)
-        result.update(stage_fields(stage_id, expires_at=record.expires_at if record else None, commit_at=commit_iso))
+        result.update(staging.phase_result("commit", stage_id))
+        result["commit_at"] = commit_iso
         return self._finish(start, result)
 
     # -- abort --
@@ -236,5 +239,5 @@ class StagedBackendSwitch(BackendSwitch):
                   "backup_file": None, "drift": [], "commands": [], "reload_reasons": [], "runtime": None}
         # The traffic as persisted: an abort changes none.
         result.update(traffic_summary(spec, self._old_metadata(self._snapshot()), None))
-        result.update(stage_fields(stage_id))
+        result.update(staging.phase_result("abort", stage_id))
         return self._finish(start, result)

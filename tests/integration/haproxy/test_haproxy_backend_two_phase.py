@@ -56,7 +56,8 @@ def test_stage_changes_nothing_and_records_the_plan(lab: Lab):
     before = observed(lab)
     result = lab.switch(active="green", phase="stage", stage_id=STAGE, stage_ttl=30)
     assert not result.failed, result
-    assert result["staged"] and result["changed"] and result["stage_id"] == STAGE
+    # Nothing changed yet: changed is false; commands say what the commit will send.
+    assert result["staged"] and not result["changed"] and result["stage_id"] == STAGE
     assert result["commands"] == GREEN_COMMANDS and result["applied_at"] is None and not result["reloaded"]
     assert result["committed_at"] is None and result["commit_at"] is None
     expires = parse_iso(result["stage_expires_at"])
@@ -196,7 +197,7 @@ def test_abort_removes_only_its_own_stage(lab: Lab):
 def test_check_mode_stage_and_commit_write_and_send_nothing(lab: Lab):
     before = observed(lab)
     staged = lab.switch(check_mode=True, diff=True, active="green", phase="stage", stage_id=STAGE)
-    assert not staged.failed and staged["changed"] and staged["staged"], staged
+    assert not staged.failed and not staged["staged"] and not staged["changed"], staged
     assert staged["commands"] == GREEN_COMMANDS and len(staged["diff"]) == 2
     assert not record_path(lab).exists()
     predicted = lab.switch(check_mode=True, active="green", phase="commit", stage_id=STAGE)
@@ -219,6 +220,7 @@ def test_second_stage_and_commit_change_nothing(lab: Lab):
     committed = lab.switch(active="green", phase="commit", stage_id="two")
     assert not committed.failed and not committed["changed"], committed
     assert committed["committed_at"] is None and committed["applied_at"] is None and committed["commands"] == []
+    assert committed["commit_late_ms"] is None
     assert not record_path(lab).exists()
     assert observed(lab) == before
 
@@ -272,7 +274,7 @@ def test_stage_and_commit_of_new_pools_reload_at_commit(lab: Lab):
         pools = {"blue": [lab.backends["blue"].address], "green": [lab.backends["green"].address, extra.address]}
         before = observed(lab)
         staged = lab.switch(pools=pools, active="green", phase="stage", stage_id=STAGE)
-        assert not staged.failed and staged["staged"] and staged["changed"], staged
+        assert not staged.failed and staged["staged"] and not staged["changed"], staged
         assert staged["reload_reasons"] == [f"server green-2 ({extra.address}) is unknown to the running HAProxy"]
         assert observed(lab) == before
         result = lab.switch(pools=pools, active="green", phase="commit", stage_id=STAGE)
@@ -292,7 +294,7 @@ def test_two_phase_needs_a_stage_id_and_commit_at_only_with_commit(lab: Lab):
         ({"phase": "stage", "stage_id": STAGE, "commit_at": "2026-11-29T19:30:00Z"}, "commit_at is only used"),
         ({"phase": "commit", "stage_id": STAGE, "commit_at": "2026-11-29T19:30:00"}, "must name its time zone"),
         ({"phase": "commit", "stage_id": STAGE, "commit_at": str(time.time() + 3600)}, "in the future"),
-        ({"phase": "stage", "stage_id": "bad id"}, "stage_id='bad id'"),
+        ({"phase": "stage", "stage_id": " "}, "phase=stage needs a non-empty stage_id"),
         ({"phase": "stage", "stage_id": STAGE, "stage_ttl": 0}, "stage_ttl=0.0"),
         ({"phase": "stage", "stage_id": STAGE, "apply": False}, "needs state=present and apply=true"),
     ]
