@@ -216,7 +216,7 @@ options:
     version_added: 0.2.0
   commit_at:
     description:
-      - The instant to commit at (O(phase=commit) only), the same for every load balancer of the fleet: a UTC
+      - The instant to commit at (O(phase=commit) only), the same for every load balancer of the fleet, as a UTC
         time in ISO 8601 ending in V(Z) (V(2026-11-29T19:30:00.250Z)) or epoch seconds. Empty means now.
       - The module prepares everything first, sleeps until then, and then sends the commands; C(commit_late_ms)
         says how late it started. An instant more than 600 seconds ahead is refused (a clock or unit mistake).
