@@ -70,8 +70,8 @@ class TwoBalancers:
 
     def switch(self, *args, **extra_vars):
         # No preview listener on these load balancers: the smoke test probes the colour directly.
-        return execute_playbook(SWITCH, inventory=self.inventory, extra_vars={"smoke_test_preview": False, **extra_vars},
-                                args=["-v", *args])
+        return execute_playbook(SWITCH, inventory=self.inventory,
+                                extra_vars={"smoke_test_preview": False, **extra_vars}, args=["-v", *args])
 
     def served_by(self, name):
         """The colours one load balancer answers with (a few requests)."""
