@@ -95,6 +95,7 @@ def fleet_rows(run):
             "skew_ms": _stats([1000 * r["skew_s"] for r in done if r.get("skew_s") is not None]),
             "reported_skew_ms": _stats([1000 * float(r["reported_skew_s"]) for r in done
                                         if r.get("reported_skew_s") not in (None, "", "None")]),
+            "module_s": _stats([(r.get("timeline_summary") or {}).get("module_s") for r in done]),
         }
     return table
 
@@ -284,13 +285,16 @@ def fleet_section(run, images):
               "clock), not from the "
               "module's own report (shown next to it). *two-phase*: the switch role's stage on every LB, then "
               "commit at one `commit_at` instant (`switch_two_phase: true`); *one-by-one*: "
-              "`switch_two_phase: false`, each LB reloads when Ansible's fork reaches it.", "",
-              "| N | method | runs (failed) | wall (s, median) | skew (ms, median / max) | "
-              "skew reported by the role (ms, median) |",
-              "|---:|---|---:|---:|---:|---:|"]
+              "`switch_two_phase: false`, each LB reloads when Ansible's fork reaches it. *The modules' own time*: "
+              "the sum over the run's tasks of the slowest host's own `timings` (a commit's includes its wait "
+              "until `commit_at`).", "",
+              "| N | method | runs (failed) | wall (s, median) | of which the modules' own time (s) "
+              "| skew (ms, median / max) | skew reported by the role (ms, median) |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
     for (n, method), row in fleet_rows(run).items():
         skew = row["skew_ms"]
         lines.append(f"| {n} | {method} | {row['runs']} ({row['failed']}) | {_f(_median_of(row['wall_s']))} | "
+                     f"{_f(_median_of(row['module_s']))} | "
                      + (f"{skew['median']:.0f} / {skew['max']:.0f}" if skew else "-")
                      + f" | {_f(_median_of(row['reported_skew_ms']), 0)} |")
     lines.append("")
