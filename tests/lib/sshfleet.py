@@ -164,7 +164,8 @@ class Fleet:
         return self.exec(host, "nginx -t 2>&1", check=False)
 
     def worker_pids(self, host: str) -> list[int]:
-        out = self.exec(host, "pgrep -f '^nginx: worker process' || true").stdout
+        """The current workers (not those shutting down after a reload)."""
+        out = self.exec(host, "pgrep -f '^nginx: worker process$' || true").stdout
         return sorted(int(pid) for pid in out.split())
 
     def worker_start_times(self, host: str) -> list[float]:
@@ -175,10 +176,15 @@ class Fleet:
         (10 ms resolution, as in molecule/fleet's skew check).
         """
         script = ("ticks=$(getconf CLK_TCK); btime=$(awk '/^btime/ {print $2}' /proc/stat); echo $ticks $btime;"
-                  " for pid in $(pgrep -f '^nginx: worker process'); do cat /proc/$pid/stat 2>/dev/null; echo; done")
+                  " for pid in $(pgrep -f '^nginx: worker process$'); do cat /proc/$pid/stat 2>/dev/null; echo; done")
         lines = [line for line in self.exec(host, script).stdout.splitlines() if line.strip()]
         ticks, btime = (int(x) for x in lines[0].split())
         return sorted(btime + int(line.rsplit(")", 1)[1].split()[19]) / ticks for line in lines[1:])
+
+    def draining(self, host: str) -> list[int]:
+        """Old workers still finishing their requests after a reload."""
+        out = self.exec(host, "pgrep -f '^nginx: worker process is shutting down' || true").stdout
+        return sorted(int(pid) for pid in out.split())
 
     def upstream_meta(self, host: str) -> dict:
         """The managed upstream file's metadata line (the collection's JSON header), or {}."""
@@ -213,6 +219,7 @@ class Fleet:
             "ANSIBLE_SSH_RETRIES": "0",
             "ANSIBLE_TIMEOUT": "10",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "PYTHONUNBUFFERED": "1",  # a log read while the playbook runs (or after a kill) is up to date
         })
         if extra:
             env.update(extra)
