@@ -120,16 +120,16 @@ class StagedBackendSwitch(BackendSwitch):
             record.save(self.module)
         return self._staged_result(spec, plan, stage_id, expires, start)
 
-    def _check_candidate(self, text):
+    def _check_candidate(self, text, outcome="nothing was staged and nothing changed"):
+        """``haproxy -c`` on a copy with the candidate; ``outcome`` says what a refusal leaves."""
         with self._timed("validate_ms"):
             try:
                 self.haproxy.check_candidate(self.path, text)
             except HaproxyCommandError as exc:
-                raise SwitchError(f"{exc}: nothing was staged and nothing changed: " + " | ".join(exc.lines),
-                                  haproxy_errors=exc.lines) from None
+                raise SwitchError(f"{exc}: {outcome}: " + " | ".join(exc.lines), haproxy_errors=exc.lines) from None
             except OSError as exc:
-                raise SwitchError(f"cannot check the staged candidate in a temporary directory: {exc}; nothing "
-                                  "was staged") from None
+                raise SwitchError(f"cannot check the staged candidate in a temporary directory: {exc}; "
+                                  f"{outcome}") from None
 
     def _staged_result(self, spec, plan, stage_id, expires, start):
         """What the commit will do (commands, reload, diff); nothing changed yet, so changed is false."""
@@ -149,7 +149,7 @@ class StagedBackendSwitch(BackendSwitch):
         staging.check_commit_at(commit_at, self.wall_clock())
         commit_iso = staging.iso_ms(commit_at) if commit_at is not None else None
         if self.module.check_mode:
-            return self._predict_commit(spec, name, stage_id, commit_iso, start)
+            return self._predict_commit(spec, name, stage_id, commit_at, start)
         leaving = old_pid = None
         with self._locked():
             before = self._snapshot()
@@ -157,11 +157,12 @@ class StagedBackendSwitch(BackendSwitch):
                 plan = self._plan(spec, name, before)
                 record = staging.claim_for_commit(self.record_path, stage_id, state_sha256(before, plan["rows"]),
                                                   now=self.wall_clock())
+                self._check_commit_instant(record, commit_at)
                 self._same_plan(record, spec, plan)
                 result = self._result(spec, plan)
                 if not record.noop and result["changed"] and plan["new_text"] is not None:
                     # Checked again just before the wait: the rest of the configuration may have moved.
-                    self._check_candidate(plan["new_text"])
+                    self._check_candidate(plan["new_text"], "nothing was changed and the stage was removed")
                 late = {"ms": 0.0}
                 result.update(staging.phase_result("commit", stage_id))
                 result["commit_at"] = commit_iso
@@ -188,6 +189,16 @@ class StagedBackendSwitch(BackendSwitch):
             self._drain(name, plan, leaving, old_pid, result)
         return self._finish(start, result)
 
+    @staticmethod
+    def _check_commit_instant(record, commit_at):
+        """A commit never applies a stage after it expired, so commit_at must come before the expiry."""
+        if commit_at is not None and commit_at >= record.expires:
+            raise SwitchError(
+                f"commit_at {staging.iso_ms(commit_at)} is after stage {record.stage_id} expires "
+                f"({record.expires_at}): a commit never applies an expired stage; raise stage_ttl or commit sooner. "
+                "Nothing was changed"
+            )
+
     def _same_plan(self, record, spec, plan):
         staged = record.details.get("signature") or {}
         differences = signature_differences(staged, plan_signature(spec, plan))
@@ -204,7 +215,7 @@ class StagedBackendSwitch(BackendSwitch):
         if record is not None and record.stage_id == stage_id:
             record.remove()
 
-    def _predict_commit(self, spec, name, stage_id, commit_iso, start):
+    def _predict_commit(self, spec, name, stage_id, commit_at, start):
         """Check mode: the checks a commit makes and the plan, without sleeping, sending or removing anything.
 
         A check-mode stage writes no record, so a missing one only gives a warning here.
@@ -217,10 +228,11 @@ class StagedBackendSwitch(BackendSwitch):
         else:
             record = staging.claim_for_commit(self.record_path, stage_id, state_sha256(before, plan["rows"]),
                                               now=self.wall_clock(), dry_run=True)
+            self._check_commit_instant(record, commit_at)
             self._same_plan(record, spec, plan)
         result = self._result(spec, plan)
         result.update(staging.phase_result("commit", stage_id))
-        result["commit_at"] = commit_iso
+        result["commit_at"] = staging.iso_ms(commit_at) if commit_at is not None else None
         return self._finish(start, result)
 
     # -- abort --

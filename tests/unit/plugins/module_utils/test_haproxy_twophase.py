@@ -165,6 +165,14 @@ def test_commit_refuses_another_plan_and_removes_the_record(lab):
     assert lab["api"].commands == [] and record(lab) is None
 
 
+def test_commit_at_after_the_expiry_is_refused(lab):
+    staged_switch(lab).stage(spec(active="green"), "shop", "s1", 10)
+    with pytest.raises(SwitchError, match="is after stage s1 expires"):
+        staged_switch(lab).commit(spec(active="green"), "shop", None, "s1", lab["clock"].now + 20)
+    assert lab["api"].commands == [] and not any(event[0] == "sleep" for event in lab["events"])
+    assert record(lab) is None
+
+
 def test_commit_refuses_a_changed_runtime_state(lab):
     staged_switch(lab).stage(spec(active="green"), "shop", "s1", 30)
     lab["api"].servers["blue-1"] = [0, 2]
