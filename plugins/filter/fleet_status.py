@@ -79,7 +79,9 @@ def fleet_split(hosts, hostvars, reached=None, playbook_dir="playbooks"):
     split = len(served) > 1 or bool(by_color[SPLIT_ROUTER])
     old, new = _old_and_new(by_color, states)
     rollback = f"ansible-playbook {playbook_dir}/rollback.yml -e bluegreen_rollback_to={old}"
-    finish = f"ansible-playbook {playbook_dir}/switch.yml -e bluegreen_target_color={new}" if new else ""
+    # Also rollback.yml: switch.yml's smoke test goes through each LB's preview listener, which serves the other
+    # colour on the LBs already there, so it refuses a split fleet (docs/runbooks/switch-failed-halfway.md).
+    finish = f"ansible-playbook {playbook_dir}/rollback.yml -e bluegreen_rollback_to={new}" if new else ""
     line = ""
     if split:
         where = "; ".join(

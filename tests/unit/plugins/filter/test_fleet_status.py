@@ -42,7 +42,7 @@ def test_a_split_fleet_names_each_host_and_the_command_back_to_the_old_colour():
     assert fleet["colors"] == {"lb1": "blue", "lb2": "green", "lb3": "green"}
     assert (fleet["old"], fleet["new"]) == ("blue", "green")
     assert fleet["command"] == "ansible-playbook playbooks/rollback.yml -e bluegreen_rollback_to=blue"
-    assert fleet["finish_command"] == "ansible-playbook playbooks/switch.yml -e bluegreen_target_color=green"
+    assert fleet["finish_command"] == "ansible-playbook playbooks/rollback.yml -e bluegreen_rollback_to=green"
     assert fleet["line"].startswith("SPLIT FLEET: blue on lb1; green on lb2, lb3. Reunite on blue")
     assert fleet["command"] in fleet["line"] and fleet["finish_command"] in fleet["line"]
 
