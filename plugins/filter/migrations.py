@@ -130,9 +130,26 @@ def rollback_blocked(versions, contract_releases):
     return any(_older(v, contract) for v in releases if v for contract in contracts if contract)
 
 
+def contract_releases(hosts, hostvars, extra=None):
+    """The releases whose contract migration ran, from each host's ``migrate_recorded_here`` and ``extra`` records.
+
+    Sorted, without duplicates; hosts without a record count as none.
+    """
+    if isinstance(hosts, (str, bytes, Mapping)) or not isinstance(hosts, Sequence):
+        raise AnsibleFilterError("contract_releases expects a list of hosts")
+    records = [hostvars[host].get("migrate_recorded_here") for host in hosts if host in hostvars]
+    records.extend([extra] if isinstance(extra, Mapping) else list(extra or []))
+    releases = set()
+    for record in records:
+        if isinstance(record, Mapping) and isinstance(record.get("contract"), Mapping):
+            releases.update(str(release) for release in record["contract"])
+    return sorted(releases)
+
+
 class FilterModule:
     def filters(self):
         return {
+            "contract_releases": contract_releases,
             "destructive_statements": destructive_statements,
             "contract_blockers": contract_blockers,
             "rollback_blocked": rollback_blocked,

@@ -121,3 +121,22 @@ def test_the_named_statement_leaves_out_comments():
     sql = "-- why\nALTER TABLE a DROP COLUMN b; -- tail"
     found = migrations.destructive_statements([{"path": "m.sql", "content": sql}])
     assert found == [{"file": "m.sql", "statement": "ALTER TABLE a DROP COLUMN b", "reason": "DROP COLUMN"}]
+
+
+def test_contract_releases_merges_every_host_and_the_extra_records():
+    hostvars = {
+        "app1": {"migrate_recorded_here": {"expand": {"2.0.0": {}}, "contract": {"2.0.0": {"rc": 0}}}},
+        "app2": {"migrate_recorded_here": {}},
+        "app3": {},
+        "app4": {"migrate_recorded_here": {"contract": {"1.5.0": {"rc": 0}, "2.0.0": {"rc": 0}}}},
+    }
+    extra = {"contract": {"3.0.0": {"rc": 0}}}
+    assert migrations.contract_releases(["app1", "app2", "app3", "app4", "gone"], hostvars, extra) == [
+        "1.5.0", "2.0.0", "3.0.0"]
+    assert migrations.contract_releases([], hostvars) == []
+    assert migrations.contract_releases(["app2", "app3"], hostvars, [{}, {"contract": {}}]) == []
+
+
+def test_contract_releases_refuses_a_string_of_hosts():
+    with pytest.raises(AnsibleFilterError, match="list of hosts"):
+        migrations.contract_releases("app1", {})
