@@ -31,7 +31,8 @@ extends_documentation_fragment:
   - switchyard.bluegreen.attributes.actiongroup
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin, so some parts of the options can be executed on the controller.
+    description:
+      - Indicates this has a corresponding action plugin, so some parts of the options can run on the controller.
     support: full
     details:
       - When the task's host is the controller itself (connection C(local) without become, for example
