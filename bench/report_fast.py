@@ -137,8 +137,8 @@ def goals_section(run):
             verdict = "met" if ok else "**not met**"
             shown = f"{100 * value:.0f} %" if key == "fleet_wall_growth" else (
                 f"{value:.0f}" if key.endswith("_ms") else f"{value:.2f}")
-        goal = f"{'≤' if how == 'le' else '<'} " + (f"{100 * limit:.0f} %" if key == "fleet_wall_growth" else
-                                                     f"{limit:g}")
+        shown_limit = f"{100 * limit:.0f} %" if key == "fleet_wall_growth" else f"{limit:g}"
+        goal = f"{'≤' if how == 'le' else '<'} {shown_limit}"
         lines.append(f"| {issue} | {text} | {shown} | {goal} | {verdict} |")
     lines.append("")
     return lines
@@ -322,17 +322,17 @@ def draw_fleet(run, path):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, (axis, walls) = plt.subplots(1, 2, figsize=(10, 4))
-    sizes = sorted({n for n, _ in rows})
+    sizes = sorted({key[0] for key in rows})
     for method, colour in (("two-phase", "#2e9e44"), ("one-by-one", "#d62728")):
-        points = sorted((n, r["skew_ms"]) for (n, m), r in rows.items() if m == method and r["skew_ms"])
-        if points:
-            ns = [n for n, _ in points]
-            med = [s["median"] for _, s in points]
-            err = [[s["median"] - s["min"] for _, s in points], [s["max"] - s["median"] for _, s in points]]
-            axis.errorbar(ns, med, yerr=err, marker="o", capsize=4, color=colour, label=f"{method} (median, min-max)")
-        points = sorted((n, r["wall_s"]["median"]) for (n, m), r in rows.items() if m == method and r["wall_s"])
-        if points:
-            walls.plot([n for n, _ in points], [w for _, w in points], marker="o", color=colour, label=method)
+        mine = sorted((key[0], row) for key, row in rows.items() if key[1] == method)
+        skews = [(n, row["skew_ms"]) for n, row in mine if row["skew_ms"]]
+        if skews:
+            err = [[s["median"] - s["min"] for n, s in skews], [s["max"] - s["median"] for n, s in skews]]
+            axis.errorbar([n for n, s in skews], [s["median"] for n, s in skews], yerr=err, marker="o", capsize=4,
+                          color=colour, label=f"{method} (median, min-max)")
+        wall = [(n, row["wall_s"]["median"]) for n, row in mine if row["wall_s"]]
+        if wall:
+            walls.plot([n for n, w in wall], [w for n, w in wall], marker="o", color=colour, label=method)
     axis.axhline(50, color="#555555", linestyle=":", linewidth=1, label="goal at N = 10: 50 ms")
     axis.set_xlabel("load balancers (N)")
     axis.set_ylabel("skew first to last LB (ms, 10 ms resolution)")
