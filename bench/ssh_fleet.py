@@ -199,36 +199,35 @@ def add_all_new_after(records, rows):
 def fleet_runs(lab, runs, two_phase):
     """switch.yml back and forth ``runs`` times per method; the skew from the new workers' start times."""
     records = []
-    for method, flag in METHODS:
-        if flag and not two_phase:
-            continue
-        for index in range(runs):
-            before = all_worker_starts(lab)
-            run = playbook(lab, "switch.yml", {"switch_two_phase": flag}, lab.tmp / "timeline.jsonl")
-            after = all_worker_starts(lab)
-            colours = served(lab)
-            new = {host: {pid: t for pid, t in after[host].items() if pid not in before[host]} for host in lab.hosts}
-            starts = {host: min(workers.values()) for host, workers in new.items() if workers}
-            reloaded_all = len(starts) == len(lab.hosts)
-            ok = run["rc"] == 0 and reloaded_all and len(set(colours.values())) == 1
-            published = run["timeline"].get("published") or {}
-            record = {"n": len(lab.hosts), "method": method, "i": index, "ok": ok, "rc": run["rc"],
-                      "wall_s": run["wall_s"], "served_after": colours,
-                      "starts": {h: round(t, 3) for h, t in starts.items()},
-                      "skew_s": (max(starts.values()) - min(starts.values())) if reloaded_all else None,
-                      "reported_skew_s": published.get("bluegreen_reload_skew_s"),
-                      "timeline_summary": timeline.aggregate([run["timeline"]])["summary"]
-                      if run["timeline"].get("tasks") else None}
-            if not ok:
-                record["msg"] = (failure_text(run["output"]) if run["rc"] else
-                                 f"reloaded {sorted(starts)} of {lab.hosts}; served afterwards {colours}")
-            log(f"fleet N={len(lab.hosts)} {method}: rc {run['rc']}, {run['wall_s']:.2f} s, skew "
-                f"{'-' if record['skew_s'] is None else round(1000 * record['skew_s'])} ms, served "
-                f"{sorted(set(colours.values()), key=str)}")
-            records.append(record)
-            if not ok:
-                break
-            time.sleep(0.5)
+    # The methods alternate, so a change in the machine's load falls on both alike.
+    plan = [(index, method, flag) for index in range(runs) for method, flag in METHODS if two_phase or not flag]
+    for index, method, flag in plan:
+        before = all_worker_starts(lab)
+        run = playbook(lab, "switch.yml", {"switch_two_phase": flag}, lab.tmp / "timeline.jsonl")
+        after = all_worker_starts(lab)
+        colours = served(lab)
+        new = {host: {pid: t for pid, t in after[host].items() if pid not in before[host]} for host in lab.hosts}
+        starts = {host: min(workers.values()) for host, workers in new.items() if workers}
+        reloaded_all = len(starts) == len(lab.hosts)
+        ok = run["rc"] == 0 and reloaded_all and len(set(colours.values())) == 1
+        published = run["timeline"].get("published") or {}
+        record = {"n": len(lab.hosts), "method": method, "i": index, "ok": ok, "rc": run["rc"],
+                  "wall_s": run["wall_s"], "served_after": colours,
+                  "starts": {h: round(t, 3) for h, t in starts.items()},
+                  "skew_s": (max(starts.values()) - min(starts.values())) if reloaded_all else None,
+                  "reported_skew_s": published.get("bluegreen_reload_skew_s"),
+                  "timeline_summary": timeline.aggregate([run["timeline"]])["summary"]
+                  if run["timeline"].get("tasks") else None}
+        if not ok:
+            record["msg"] = (failure_text(run["output"]) if run["rc"] else
+                             f"reloaded {sorted(starts)} of {lab.hosts}; served afterwards {colours}")
+        log(f"fleet N={len(lab.hosts)} {method}: rc {run['rc']}, {run['wall_s']:.2f} s, skew "
+            f"{'-' if record['skew_s'] is None else round(1000 * record['skew_s'])} ms, served "
+            f"{sorted(set(colours.values()), key=str)}")
+        records.append(record)
+        if not ok:
+            break  # the fleet may be split: later runs of this size would measure the repair
+        time.sleep(0.5)
     return records
 
 
