@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help system-deps venv collection images setup test demo demo-down bench bench-quick \
-        lint sanity unit integration faults molecule molecule-all build clean
+        lint sanity unit integration faults fleet molecule molecule-all build clean
 
 help:
 	@echo "make demo       full blue-green cycle in a local podman sandbox"
@@ -24,6 +24,7 @@ help:
 	@echo "make test       every test layer; ends with 'N passed, N failed'"
 	@echo "make bench      zero-downtime benchmark (writes docs/benchmarks.md)"
 	@echo "make faults     fault-injection suite at full counts (docs/reliability.md)"
+	@echo "make fleet      ten LBs over SSH: failures and 30 cancelled switches per signal (docs/reliability.md)"
 	@echo "make lint | sanity | unit | integration | molecule | build"
 
 system-deps:
@@ -76,6 +77,11 @@ integration: venv collection
 # The fault-injection suite at full counts (make test runs it at reduced counts).
 faults: venv collection
 	SWITCHYARD_FAULT_FULL=1 $(VENV)/bin/python scripts/test.py faults; rc=$$?; \
+	$(VENV)/bin/python scripts/faults_report.py; exit $$rc
+
+# The fleet suite at full counts: ten LBs over SSH, 30 cancels per signal (make test runs 1 per signal).
+fleet: setup
+	SWITCHYARD_FLEET_CANCELS=30 $(VENV)/bin/python scripts/test.py fleet; rc=$$?; \
 	$(VENV)/bin/python scripts/faults_report.py; exit $$rc
 
 molecule: setup

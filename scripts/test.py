@@ -125,6 +125,17 @@ def layer_faults() -> LayerResult:
     return pytest_layer("faults", paths)
 
 
+def layer_fleet() -> LayerResult:
+    """Ten nginx load balancers over SSH in podman (tests/fleet): failures between stage and commit, cancelled jobs.
+
+    Reduced here (SWITCHYARD_FLEET_CANCELS, default 1 cancel per signal); `make fleet` runs 30 per signal.
+    Appends its rows to the fault results (build/fault-results/results.jsonl), so it runs after the faults layer.
+    """
+    env_cancels = os.environ.setdefault("SWITCHYARD_FLEET_CANCELS", "1")
+    print(f"\n[fleet] {env_cancels} cancel(s) per signal", flush=True)
+    return pytest_layer("fleet", ["tests/fleet"])
+
+
 def layer_galaxy() -> LayerResult:
     """Build the collection tarball, install it into a temporary path, list its docs."""
     start = time.monotonic()
@@ -196,6 +207,7 @@ LAYERS = {
     "unit": layer_unit,
     "integration": layer_integration,
     "faults": layer_faults,
+    "fleet": layer_fleet,
     "galaxy": layer_galaxy,
     "molecule": None,  # expands to one layer per scenario in MAKE_TEST_SCENARIOS
     "molecule-all": None,  # every scenario under molecule/

@@ -76,6 +76,8 @@ def cancel_once(lab, sig, delay: float, run: int, problems: list[str]) -> dict:
     record["served"] = served
     split = len(set(served.values())) > 1
     record["split"] = split
+    record["left"] = "split" if split else {old: "old colour", target: "new colour"}.get(next(iter(served.values())),
+                                                                                      "no answer")
     _status, colors, lines = lab.status()
     record["status_first_line"] = lines[0] if lines else None
     if colors != served:
@@ -125,12 +127,14 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(fleet_lab, 
         runs.append(record)
         fault_log.runs = len(runs)
         print(f"[fleet] {signame} run {index + 1}: delay {record['delay_s']} s, killed in {record['killed_in']}, "
-              f"split {record['split']}, reunited by {record['reunite']} rc {record['reunite_rc']}"
+              f"left {record['left']}, reunited by {record['reunite']} rc {record['reunite_rc']}"
               f" in {record['reunite_s']} s")
         if problems:
             break
 
-    splits = sum(1 for r in runs if r["split"])
+    left: dict[str, int] = {}
+    for record in runs:
+        left[record["left"]] = left.get(record["left"], 0) + 1
     phases: dict[str, int] = {}
     for record in runs:
         phase = record["killed_in"].split(" (")[0]
@@ -138,7 +142,7 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(fleet_lab, 
     fault_log.measured.update({
         "cancels": runs,
         "problems": problems,
-        "final_states": (f"killed in {phases}; split after {splits} of {len(runs)}; "
+        "final_states": (f"killed in {phases}; left on {left}; "
                          f"reunited by one run {sum(1 for r in runs if r['reunite_rc'] == 0)} of {len(runs)}"),
         "rerun": "; ".join(f"{r['reunite']} {r['reunite_s']} s" for r in runs)[:400],
     })
