@@ -56,7 +56,9 @@ CONTRACT = {
     "deploy": SWITCH_KEYS | {"bluegreen_version", "bluegreen_deploy_duration_s", "bluegreen_migration"},
     "switch": SWITCH_KEYS | {"bluegreen_version", "bluegreen_playbook_duration_s"},
     "rollback": SWITCH_KEYS,
-    "status": {"bluegreen_live_color", "bluegreen_previous_color", "bluegreen_status"},
+    # status.yml also says whether the load balancers disagree (a fleet split by a cancelled switch).
+    "status": {"bluegreen_live_color", "bluegreen_previous_color", "bluegreen_status", "bluegreen_fleet_split",
+               "bluegreen_fleet_colors", "bluegreen_fleet_reunite"},
 }
 
 
