@@ -133,10 +133,15 @@ def goals_section(run):
         if value is None:
             verdict, shown = "not measured", "-"
         else:
+            # Judged on the number as shown (float noise such as 50.0000001 ms must not decide it).
+            if key == "fleet_wall_growth":
+                value, shown = round(value, 2), f"{100 * value:.0f} %"
+            elif key.endswith("_ms"):
+                value, shown = round(value), f"{value:.0f}"
+            else:
+                value, shown = round(value, 2), f"{value:.2f}"
             ok = value <= limit if how == "le" else value < limit
             verdict = "met" if ok else "**not met**"
-            shown = f"{100 * value:.0f} %" if key == "fleet_wall_growth" else (
-                f"{value:.0f}" if key.endswith("_ms") else f"{value:.2f}")
         shown_limit = f"{100 * limit:.0f} %" if key == "fleet_wall_growth" else f"{limit:g}"
         goal = f"{'≤' if how == 'le' else '<'} {shown_limit}"
         lines.append(f"| {issue} | {text} | {shown} | {goal} | {verdict} |")

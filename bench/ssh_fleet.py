@@ -214,7 +214,8 @@ def fleet_runs(lab, runs, two_phase):
         record = {"n": len(lab.hosts), "method": method, "i": index, "ok": ok, "rc": run["rc"],
                   "wall_s": run["wall_s"], "served_after": colours,
                   "starts": {h: round(t, 3) for h, t in starts.items()},
-                  "skew_s": (max(starts.values()) - min(starts.values())) if reloaded_all else None,
+                  # Start times have 10 ms resolution: the skew is rounded to the millisecond.
+                  "skew_s": round(max(starts.values()) - min(starts.values()), 3) if reloaded_all else None,
                   "reported_skew_s": published.get("bluegreen_reload_skew_s"),
                   "timeline_summary": timeline.aggregate([run["timeline"]])["summary"]
                   if run["timeline"].get("tasks") else None}
