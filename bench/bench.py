@@ -43,8 +43,9 @@ REPO = BENCH.parent
 # Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
 LOAD = {"new": (300, 8), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
 
+# playbooks: switch.yml and rollback.yml alternate (6: three of each, for the per-task medians);
 # ssh: switch.yml + rollback.yml pairs over SSH to 3 LB containers; fleet: switches per fleet size and method.
-FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 4, "haproxy": 40, "dns": 3, "ssh": 3, "fleet": 3}
+FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 6, "haproxy": 40, "dns": 3, "ssh": 3, "fleet": 3}
 QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1, "ssh": 1, "fleet": 1}
 FLEET_SIZES = (1, 3, 10)
 # The SSH and fleet phases (bench/ssh_fleet.py, containers): bound quick, full in seconds (see run.sh).
