@@ -284,7 +284,7 @@ def main(argv=None):
             try:
                 measure(n, args, sizes, two_phase, out)
                 break
-            except sshfleet.FleetError as exc:
+            except (sshfleet.FleetError, TimeoutError, subprocess.TimeoutExpired) as exc:
                 if "fleet" in out:
                     del out["fleet"]["runs"][kept:]  # the second attempt measures this size again
                 # The lab, not the collection: a container that did not come up in time on a busy machine.
