@@ -3,8 +3,9 @@
 """A cancelled fleet switch: SIGTERM (AWX's cancel) or SIGKILL to ansible-playbook at a random point (issue #17).
 
 Each run: switch.yml to the idle colour starts; after a random delay, drawn between 0.5 s and the
-measured duration of one healthy switch of the same fleet (seed printed and recorded), the whole
-process group gets the signal. Then:
+measured duration of one healthy switch of the same fleet - or, every other run, between 0 and 1 s
+after the commit task started (the window in which a cancel can split the fleet) - the whole
+process group gets the signal (seed printed and recorded). Then:
   - the modules still running on the load balancers are allowed to end (a commit already sleeping
     until its instant still happens: the controller is gone, the host is not);
   - status.yml must report exactly the colour each load balancer serves (checked by HTTP against
@@ -30,6 +31,8 @@ import pytest
 from .conftest import CANCELS, LBS
 
 CATEGORY = f"fleet over SSH ({LBS} nginx LBs): cancelled switch.yml"
+COMMIT_TASK = "Commit on every load balancer"
+COMMIT_WINDOW_S = 1.0
 SEED = int(os.environ.get("SWITCHYARD_FLEET_SEED", str(random.SystemRandom().randrange(1, 10**6))))
 
 
@@ -48,15 +51,22 @@ def phase_of(log: str) -> str:
     return f"other ({task})"
 
 
-def cancel_once(lab, sig, delay: float, run: int, problems: list[str]) -> dict:
-    """One cancelled switch, its status and the run that reunites the fleet; problems found are appended."""
+def cancel_once(lab, sig, delay: float, run: int, problems: list[str], *, anchor: str | None = None) -> dict:
+    """One cancelled switch, its status and the run that reunites the fleet; problems found are appended.
+
+    anchor: count the delay from the start of the task whose name contains it (else from the playbook's start).
+    """
     old = lab.live()
     target = "green" if old == "blue" else "blue"
-    record = {"run": run, "delay_s": round(delay, 2), "from": old, "to": target}
+    record = {"run": run, "delay_s": round(delay, 2), "from": old, "to": target,
+              "delay_from": f"task '{anchor}'" if anchor else "playbook start"}
     started = time.monotonic()
     proc = lab.start_playbook("switch.yml", "-e", f"bluegreen_target_color={target}")
+    if anchor:
+        lab.wait_until(lambda: anchor in proc.log.read_text() or proc.poll() is not None, 400,
+                       f"the task {anchor!r}", interval=0.02)
     try:
-        ended = lab.wait_until(lambda: proc.poll() is not None, delay, "", interval=0.05)
+        ended = lab.wait_until(lambda: proc.poll() is not None, delay, "", interval=0.02)
     except TimeoutError:
         ended = False
     if not ended:
@@ -117,16 +127,24 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(fleet_lab, 
     fault_log.set(CATEGORY, f"{signame} to ansible-playbook's process group at a random point of switch.yml",
                   "status.yml names each LB's colour (as served) and flags a split; one run of switch.yml or "
                   "rollback.yml reunites all LBs; nginx -t passes everywhere; nothing blocks the next run")
-    fault_log.measured["how"] = (f"{CANCELS} runs, delay uniform(0.5, {switch_duration:.1f} s = one healthy switch), "
-                                 f"seed {SEED} (SWITCHYARD_FLEET_SEED)")
+    fault_log.measured["how"] = (f"{CANCELS} runs, alternately a delay uniform(0.5, {switch_duration:.1f} s = one "
+                                 f"healthy switch) from the start and uniform(0, {COMMIT_WINDOW_S} s) from the start "
+                                 f"of the commit task; seed {SEED} (SWITCHYARD_FLEET_SEED)")
     runs, problems = [], []
     print(f"\n[fleet] {signame}: {CANCELS} cancels, seed {SEED}")
     for index in range(CANCELS):
-        record = cancel_once(lab, sig, rng.uniform(0.5, switch_duration), index + 1, problems)
+        # A random point of the whole switch, and every other run (SIGKILL first) a random point of the second
+        # after the commit task started: the only window that can split the fleet (well under a second of a
+        # 20-40 s run here), which a delay drawn over the whole run would rarely hit.
+        if (index + (signame == "SIGKILL")) % 2 == 1:
+            record = cancel_once(lab, sig, rng.uniform(0.0, COMMIT_WINDOW_S), index + 1, problems, anchor=COMMIT_TASK)
+        else:
+            record = cancel_once(lab, sig, rng.uniform(0.5, switch_duration), index + 1, problems)
         record["signal"] = signame
         runs.append(record)
         fault_log.runs = len(runs)
-        print(f"[fleet] {signame} run {index + 1}: delay {record['delay_s']} s, killed in {record['killed_in']}, "
+        print(f"[fleet] {signame} run {index + 1}: delay {record['delay_s']} s from {record['delay_from']},"
+              f" killed in {record['killed_in']}, "
               f"left {record['left']}, reunited by {record['reunite']} rc {record['reunite_rc']}"
               f" in {record['reunite_s']} s")
         if problems:

@@ -26,7 +26,7 @@ import pytest
 from .conftest import LBS, fatal_messages, status_colors, status_lines
 
 CATEGORY = f"fleet over SSH ({LBS} nginx LBs): one LB lost between stage and commit"
-HOLD_S = 6
+HOLD_S = 4
 HOLD_TASK = "Hold between stage and commit"
 PORT_FILE = "/etc/nginx/conf.d/zz_sy_port_taken.conf"
 TAKER_PID = "/run/sy_port_taker.pid"
