@@ -86,8 +86,8 @@ def cancel_once(lab, sig, delay: float, run: int, problems: list[str], *, anchor
     record["served"] = served
     split = len(set(served.values())) > 1
     record["split"] = split
-    record["left"] = "split" if split else {old: "old colour", target: "new colour"}.get(next(iter(served.values())),
-                                                                                      "no answer")
+    meaning = {old: "old colour", target: "new colour"}
+    record["left"] = "split" if split else meaning.get(next(iter(served.values())), "no answer")
     _status, colors, lines = lab.status()
     record["status_first_line"] = lines[0] if lines else None
     if colors != served:
@@ -119,8 +119,8 @@ def cancel_once(lab, sig, delay: float, run: int, problems: list[str], *, anchor
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGKILL"])
-def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(fleet_lab, switch_duration, fault_log,
-                                                                      signame):
+def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(
+        fleet_lab, switch_duration, fault_log, signame):
     lab = fleet_lab
     sig = getattr(signal, signame)
     rng = random.Random(f"{SEED}-{signame}")

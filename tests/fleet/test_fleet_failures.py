@@ -60,7 +60,7 @@ def switch_with_hold(lab, target: str, act) -> tuple[int, str, float]:
 
 def served_everywhere(lab, hosts, requests: int = 5) -> dict[str, set]:
     """The colours each host answered with over several requests (a set per host)."""
-    return {host: {(lab.served_color(host) or (None,))[0] for _ in range(requests)} for host in hosts}
+    return {host: {(lab.served_color(host) or (None,))[0] for _request in range(requests)} for host in hosts}
 
 
 def wait_single_generation(lab, host: str, timeout: float = 30) -> list[int]:

@@ -237,10 +237,10 @@ class Fleet:
         proc = subprocess.Popen(self.command(playbook, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=self.env(env), cwd=self.tmp, start_new_session=True)
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            out = proc.communicate(timeout=timeout)[0]
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
+            out = proc.communicate()[0]
             out += f"\n[sshfleet] killed after {timeout} s"
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
