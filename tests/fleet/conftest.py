@@ -80,7 +80,19 @@ class FleetLab:
         def quiet():
             return all(not self.lab.exec(h, "pgrep -f '^/usr/bin/python3' || true", timeout=20).stdout.strip()
                        for h in self.lab.hosts)
-        self.lab.wait_until(quiet, timeout, "the remote module processes of a cancelled run to end", interval=0.5)
+        try:
+            self.lab.wait_until(quiet, timeout, "the remote module processes of a cancelled run to end", interval=0.5)
+        except TimeoutError:
+            left = {h: self.lab.exec(h, "ps -eo pid,etimes,args | grep '[p]ython3' || true", timeout=20).stdout.strip()
+                    for h in self.lab.hosts}
+            raise AssertionError(f"module processes still run {timeout} s after the cancel: "
+                                 f"{ {h: p for h, p in left.items() if p} }") from None
+
+    def reunite_if_split(self) -> None:
+        """Leave the fleet on one colour for the next test (after a failed one), with rollback.yml to lb1's colour."""
+        served = self.lab.served_colors()
+        if len(set(served.values())) > 1 and served[self.lab.hosts[0]]:
+            self.lab.playbook("rollback.yml", "-e", f"bluegreen_rollback_to={served[self.lab.hosts[0]]}", timeout=400)
 
     def nginx_tests(self) -> dict[str, str]:
         """nginx -t on every load balancer: {host: output} of those that fail (empty when all pass)."""

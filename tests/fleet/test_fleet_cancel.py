@@ -132,6 +132,18 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(
                                  f"of the commit task; seed {SEED} (SWITCHYARD_FLEET_SEED)")
     runs, problems = [], []
     print(f"\n[fleet] {signame}: {CANCELS} cancels, seed {SEED}")
+    try:
+        run_cancels(lab, sig, signame, rng, switch_duration, runs, problems)
+    except BaseException:
+        lab.reunite_if_split()
+        raise
+    finally:
+        record_outcome(fault_log, runs, problems)
+    assert not problems, "\n".join(problems)
+    assert len(runs) == CANCELS
+
+
+def run_cancels(lab, sig, signame, rng, switch_duration, runs, problems) -> None:  # noqa: PLR0917
     for index in range(CANCELS):
         # A random point of the whole switch, and every other run (SIGKILL first) a random point of the second
         # after the commit task started: the only window that can split the fleet (well under a second of a
@@ -142,7 +154,6 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(
             record = cancel_once(lab, sig, rng.uniform(0.5, switch_duration), index + 1, problems)
         record["signal"] = signame
         runs.append(record)
-        fault_log.runs = len(runs)
         print(f"[fleet] {signame} run {index + 1}: delay {record['delay_s']} s from {record['delay_from']},"
               f" killed in {record['killed_in']}, "
               f"left {record['left']}, reunited by {record['reunite']} rc {record['reunite_rc']}"
@@ -150,6 +161,9 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(
         if problems:
             break
 
+
+def record_outcome(fault_log, runs, problems) -> None:
+    fault_log.runs = len(runs)
     left: dict[str, int] = {}
     for record in runs:
         left[record["left"]] = left.get(record["left"], 0) + 1
@@ -164,5 +178,3 @@ def test_cancelled_switch_is_reported_and_one_run_reunites_the_fleet(
                          f"reunited by one run {sum(1 for r in runs if r['reunite_rc'] == 0)} of {len(runs)}"),
         "rerun": "; ".join(f"{r['reunite']} {r['reunite_s']} s" for r in runs)[:400],
     })
-    assert not problems, "\n".join(problems)
-    assert len(runs) == CANCELS
