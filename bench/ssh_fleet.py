@@ -62,16 +62,9 @@ def two_phase_supported():
                for path in [*role.glob("defaults/**/*.yml"), *role.glob("meta/*.yml")])
 
 
-def close_masters(lab):
-    """Close the SSH master connections (ControlPersist), so the next run starts cold."""
-    for sock in lab.control_dir.glob("*"):
-        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=10,
-                       check=False)
-
-
 def playbook(lab, name, extra_vars, timeline_file):
     """One timed ansible-playbook run against the fleet: launch to exit, with its timeline."""
-    close_masters(lab)
+    lab.close_masters()  # each run starts cold, as a fresh AWX job does
     Path(timeline_file).unlink(missing_ok=True)
     cmd = lab.command(name, "-e", json.dumps(extra_vars))
     cmd[0] = str(VENV_BIN / "ansible-playbook")

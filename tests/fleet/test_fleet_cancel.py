@@ -79,6 +79,9 @@ def cancel_once(lab, sig, delay: float, run: int, problems: list[str], *, anchor
         record["needed_sigkill"] = True
     record["killed_in"] = "finished before the signal" if ended else phase_of(proc.log.read_text())
     record["rc"] = proc.returncode
+    # AWX tears down a cancelled job's execution environment, and the job's ssh masters with it; a master
+    # left alive holds the sessions of the killed run (a python3 waiting for a module that never came).
+    lab.lab.close_masters()
     lab.wait_quiet()
     record["cancelled_run_s"] = round(time.monotonic() - started, 1)
 

@@ -356,11 +356,20 @@ class Fleet:
                 raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(interval)
 
-    def stop(self) -> None:
-        # Close ssh masters (ControlPersist) so no ssh process outlives the run.
+    def close_masters(self) -> None:
+        """End the ssh master connections (ControlPersist) of this lab's runs.
+
+        A master outlives the ansible-playbook that started it (it leaves the process group), so a
+        killed run can leave it holding a session whose remote python3 still waits for its module on
+        stdin. AWX ends them with the job's execution environment; a test that cancels a run does it here.
+        """
         for sock in self.control_dir.glob("*") if self.control_dir.exists() else ():
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=10,
                            check=False)
+
+    def stop(self) -> None:
+        # Close ssh masters (ControlPersist) so no ssh process outlives the run.
+        self.close_masters()
         names = list(self.containers.values())
         if names:
             podman("rm", "-f", "-t", "0", *names, check=False, timeout=120)
