@@ -128,18 +128,19 @@ class LoopbackHaproxy:
         raise AssertionError("no Pid in show info")
 
     def reload(self, timeout: float = 10.0) -> None:
-        """SIGUSR2 to the master (what `systemctl reload haproxy` does), then wait for a new worker."""
+        """SIGUSR2 to the master (what `systemctl reload haproxy` does), then wait for a new worker and for the old
+        one to exit: until it has, the admin socket may still answer from the old worker."""
         old = self.worker_pid()
         os.kill(self.master_pid(), signal.SIGUSR2)
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self.worker_pid() != old:
+                if self.worker_pid() != old and not _alive(old):
                     return
             except (OSError, AssertionError):
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError("no new haproxy worker after the reload")
+                raise TimeoutError("no new haproxy worker (and the old one gone) after the reload")
             time.sleep(0.02)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -229,3 +230,14 @@ class HaproxyLab:
 
     def live(self, count: int = 20) -> dict:
         return self.haproxy.colour_counts(count)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

@@ -955,12 +955,18 @@ class UpstreamSwitch(ManagedFileSwitch):
         if self.reload:
             master = self._master_for_commit(record)
             old_workers = read_children(master)
-        temp = self._candidate_file(before, candidate)
         had_pending = os.path.exists(self.pending_path)
+        # The marker first: whenever a prepared candidate exists, the marker does too (a run killed from here on
+        # leaves it, and the next run reloads once more).
+        if self.reload:
+            self._mark_pending()
+        try:
+            temp = self._candidate_file(before, candidate)
+        except SwitchError:
+            self._undo_marker(had_pending)
+            raise
         renamed = False
         try:
-            if self.reload:
-                self._mark_pending()
             result["commit_late_ms"] = staging.sleep_until(commit_at)
             os.rename(temp, self.path)
             renamed = True
