@@ -32,12 +32,9 @@ export ANSIBLE_COLLECTIONS_PATH="$repo/build/collections"
 export PATH="$venv/bin:$PATH"
 
 # Each switch and each script phase is bounded inside bench.py; this is the bound on the whole
-# run. A full run measured 9.3 min on an idle 2-core machine (alb 10 s, eda 285 s, progressive
-# 52 s of it; docs/benchmarks.md), before the SSH and fleet phases were added. Those (containers
-# over SSH, bench/ssh_fleet.py, bounded at 900 s quick / 1500 s full inside bench.py) took 437 s
-# in a quick run (`bench.py --quick --only ssh,fleet`) on a machine at load 10-12; a full run does
-# 24 playbook runs instead of 8 there, estimated 8-15 min depending on load. Quick is about
-# 4 min plus that phase's 7 min measured under load.
+# run. A full run measured 15.6 min on an idle 2-core machine (`time make bench`, real 15m35s:
+# alb 12 s, eda 285 s, progressive 53 s, ssh+fleet 367 s of it; docs/benchmarks.md). Quick is about
+# 4 min plus the quick SSH and fleet phase (7 min measured under load).
 # The margin is for a busy machine, where every interpreter and playbook start is slower; a
 # run that hits the limit writes no report, so the committed numbers come from a complete run.
 limit=3300
