@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.lib import process
+
 from .backends import pools_of
 from .modules import execute_module
 from .ports import LOOPBACK, free_port, wait_for_port
@@ -135,7 +137,7 @@ class LoopbackHaproxy:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self.worker_pid() != old and not _alive(old):
+                if self.worker_pid() != old and not process.alive(old):
                     return
             except (OSError, AssertionError):
                 pass
@@ -231,12 +233,3 @@ class HaproxyLab:
     def live(self, count: int = 20) -> dict:
         return self.haproxy.colour_counts(count)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

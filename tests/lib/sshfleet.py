@@ -36,6 +36,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.lib import process
 from tests.lib.modules import REPO, ansible_env
 
 IMAGE = os.environ.get("SWITCHYARD_LB_SSH_IMAGE", "localhost/switchyard/debian12-lb-ssh:latest")
@@ -70,16 +71,6 @@ def usable() -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_leftovers() -> list[str]:
     """Remove containers and networks of earlier runs whose test process is gone."""
     removed = []
@@ -89,7 +80,7 @@ def cleanup_leftovers() -> list[str]:
         parts = name.split("-")
         if not name.startswith(PREFIX + "-") or len(parts) < 4 or not parts[2].isdigit():
             continue
-        if _pid_alive(int(parts[2])):
+        if process.alive(int(parts[2])):
             continue  # a parallel run's
         if name in names:
             podman("rm", "-f", "-t", "0", name, check=False)
