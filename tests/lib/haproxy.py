@@ -232,4 +232,3 @@ class HaproxyLab:
 
     def live(self, count: int = 20) -> dict:
         return self.haproxy.colour_counts(count)
-
