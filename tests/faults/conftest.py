@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BUILD, REPO, ansible_env
+from tests.lib import faultlog
 from tests.lib.backends import ColourBackend, blue_green, pools_of
 from tests.lib.modules import module_command, module_input
 from tests.lib.nginx import LoopbackNginx
@@ -51,74 +52,14 @@ def pytest_sessionstart(session):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    report = outcome.get_result()
-    item.stash.setdefault(_REPORTS, {})[report.when] = report
-
-
-_REPORTS = pytest.StashKey[dict]()
-
-
-class FaultLog:
-    """What one test tried: the fault, how many runs, what it measured."""
-
-    def __init__(self, nodeid: str):
-        self.nodeid = nodeid
-        self.fault = None
-        self.category = None
-        self.runs = 0
-        self.expected = None
-        self.measured: dict = {}
-
-    def set(self, category: str, fault: str, expected: str) -> None:
-        self.category, self.fault, self.expected = category, fault, expected
-
-    def count(self, key: str, amount: int = 1) -> None:
-        self.measured[key] = self.measured.get(key, 0) + amount
+    faultlog.keep_report(item, outcome.get_result())
 
 
 @pytest.fixture
 def fault_log(request):
-    log = FaultLog(request.node.nodeid)
-    start = time.monotonic()
+    log = faultlog.FaultLog(request.node.nodeid)
     yield log
-    reports = request.node.stash.get(_REPORTS, {})
-    call = reports.get("call")
-    if call is None:
-        outcome = reports.get("setup").outcome if reports.get("setup") else "error"
-    elif call.outcome == "skipped" and hasattr(call, "wasxfail"):
-        outcome = "xfailed"
-    elif call.outcome == "passed" and hasattr(call, "wasxfail"):
-        outcome = "xpassed"
-    else:
-        outcome = call.outcome
-    skip_reason = None
-    if outcome == "skipped":
-        report = call or reports.get("setup")
-        longrepr = getattr(report, "longrepr", None)
-        skip_reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-    failure = None
-    if outcome in ("failed", "xfailed", "error") and call is not None:
-        # The assertion line of the failure, for the report.
-        lines = [line for line in call.longreprtext.splitlines() if line.startswith("E ")]
-        failure = " ".join(line[1:].strip() for line in lines[:3])[:600] or None
-    line = {
-        "nodeid": log.nodeid,
-        "category": log.category,
-        "fault": log.fault,
-        "expected": log.expected,
-        "runs": log.runs,
-        "measured": log.measured,
-        "outcome": outcome,
-        "skip_reason": skip_reason,
-        "xfail_reason": getattr(call, "wasxfail", None) or None,
-        "failure": failure,
-        "seconds": round(time.monotonic() - start, 2),
-        "full": FULL,
-        "reproduce": f"build/venv/bin/pytest '{log.nodeid}'",
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as handle:
-        handle.write(json.dumps(line, sort_keys=True) + "\n")
+    faultlog.record(request, log, results=RESULTS, full=FULL, reproduce=f"build/venv/bin/pytest '{log.nodeid}'")
 
 
 # --------------------------------------------------------------------------- modules as processes

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lib import faultlog
 from tests.lib.modules import BUILD
 from tests.lib.sshfleet import Fleet, FleetError, fleet, usable
 
@@ -35,8 +36,6 @@ CANCELS = int(os.environ.get("SWITCHYARD_FLEET_CANCELS", "3"))
 FULL = CANCELS >= 30
 RESULTS = Path(os.environ.get("SWITCHYARD_FAULT_RESULTS", BUILD / "fault-results" / "results.jsonl"))
 COLORS = ("blue", "green")
-
-_REPORTS = pytest.StashKey[dict]()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,8 +51,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    report = outcome.get_result()
-    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    faultlog.keep_report(item, outcome.get_result())
 
 
 # --------------------------------------------------------------------------- the fleet
@@ -168,52 +166,10 @@ def switch_duration(fleet_lab):
 # --------------------------------------------------------------------------- results (tests/faults' format)
 
 
-class FaultLog:
-    def __init__(self, nodeid: str):
-        self.nodeid = nodeid
-        self.fault = None
-        self.category = None
-        self.runs = 0
-        self.expected = None
-        self.measured: dict = {}
-
-    def set(self, category: str, fault: str, expected: str) -> None:
-        self.category, self.fault, self.expected = category, fault, expected
-
-
 @pytest.fixture
 def fault_log(request):
-    log = FaultLog(request.node.nodeid)
-    start = time.monotonic()
+    log = faultlog.FaultLog(request.node.nodeid)
     yield log
-    reports = request.node.stash.get(_REPORTS, {})
-    call = reports.get("call")
-    outcome = call.outcome if call is not None else (reports["setup"].outcome if "setup" in reports else "error")
-    skip_reason = None
-    if outcome == "skipped":
-        longrepr = getattr(call or reports.get("setup"), "longrepr", None)
-        skip_reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-    failure = None
-    if outcome in ("failed", "error") and call is not None:
-        lines = [line for line in call.longreprtext.splitlines() if line.startswith("E ")]
-        failure = " ".join(line[1:].strip() for line in lines[:3])[:600] or None
-    line = {
-        "nodeid": log.nodeid,
-        "category": log.category,
-        "fault": log.fault,
-        "expected": log.expected,
-        "runs": log.runs,
-        "measured": log.measured,
-        "outcome": outcome,
-        "skip_reason": skip_reason,
-        "xfail_reason": None,
-        "failure": failure,
-        "seconds": round(time.monotonic() - start, 2),
-        "full": FULL,
-        "reproduce": f"SWITCHYARD_FLEET_CANCELS={CANCELS} build/venv/bin/pytest '{log.nodeid}'",
-    }
-    if log.category is None:
-        return  # the test did not get as far as saying what it tried
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as handle:
-        handle.write(json.dumps(line, sort_keys=True) + "\n")
+    # A test that stopped before saying what it tried (the lab did not start) leaves no row.
+    faultlog.record(request, log, results=RESULTS, full=FULL, named_only=True,
+                    reproduce=f"SWITCHYARD_FLEET_CANCELS={CANCELS} build/venv/bin/pytest '{log.nodeid}'")
