@@ -36,3 +36,10 @@ def lab(tmp_path, backends):
 
 
 __all__ = ["BACKEND", "COLOR_HEADER", "HAPROXY", "Lab", "LoopbackHaproxy", "pools_of"]
+
+
+def runtime_states(lab: Lab) -> dict:
+    """server -> (admin_state, weight) straight from the socket."""
+    lines = lab.haproxy.api(f"show servers state {BACKEND}").splitlines()
+    rows = [line.split() for line in lines if line and not line.startswith(("#", "1"))]
+    return {row[3]: (int(row[6]), int(row[7])) for row in rows}

@@ -9,31 +9,16 @@ Every test reads the traffic itself (X-Bluegreen-Color of the answers through HA
 from __future__ import annotations
 
 import datetime
-import hashlib
 import http.client
 import os
 import threading
 import time
 
 from tests.lib.backends import ColourBackend
+from tests.lib.files import digest
 from tests.lib.ports import LOOPBACK
 
-from .conftest import BACKEND, Lab
-
-
-def digest(path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def runtime_states(lab: Lab) -> dict:
-    """server -> (admin_state, weight) straight from the socket."""
-    lines = lab.haproxy.api(f"show servers state {BACKEND}").splitlines()
-    rows = [line.split() for line in lines if line and not line.startswith(("#", "1"))]
-    return {row[3]: (int(row[6]), int(row[7])) for row in rows}
+from .conftest import BACKEND, Lab, runtime_states
 
 
 def test_switch_moves_all_traffic_through_the_runtime_api(lab: Lab):

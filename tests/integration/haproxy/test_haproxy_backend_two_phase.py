@@ -10,31 +10,18 @@ and the traffic (X-Bluegreen-Color of the answers through HAProxy's frontend).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import time
 
 from tests.lib.backends import ColourBackend
+from tests.lib.files import digest
 
-from .conftest import BACKEND, Lab
+from .conftest import BACKEND, Lab, runtime_states
 
 STAGE = "job42-20261129T193000"
 GREEN_COMMANDS = [f"set weight {BACKEND}/green-1 1", f"set server {BACKEND}/blue-1 state drain"]
 
 
-def digest(path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
-def runtime_states(lab: Lab) -> dict:
-    """server -> (admin_state, weight) straight from the socket."""
-    lines = lab.haproxy.api(f"show servers state {BACKEND}").splitlines()
-    rows = [line.split() for line in lines if line and not line.startswith(("#", "1"))]
-    return {row[3]: (int(row[6]), int(row[7])) for row in rows}
 
 
 def record_path(lab: Lab):

@@ -13,7 +13,6 @@ re-run, and managed files are tried in every include directory of the layout. Af
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ import pytest
 
 from tests.conftest import execute_module
 from tests.lib.backends import ColourBackend
+from tests.lib.files import digest
 from tests.lib.nginx_layouts import LayoutNginx
 
 AUXILIARY_SUFFIXES = (".previous", ".reload-pending", ".lock", ".tmp", ".adopted")
@@ -95,12 +95,6 @@ CASES = {
     "mattermost": Case("backend", "conf.d/mattermost.conf", None, ["conf.d"], [], "conf.d/preview.conf"),
 }
 
-
-def digest(path) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 class Site:

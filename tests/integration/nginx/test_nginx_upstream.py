@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import fcntl
-import hashlib
 import os
 import subprocess
 import threading
@@ -23,6 +22,7 @@ from ansible_collections.switchyard.bluegreen.plugins.module_utils._common.files
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.spec import DEFAULT_STATE_DIR
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base
 from tests.conftest import execute_module, execute_playbook
+from tests.lib.files import digest
 from tests.lib.nginx import LoopbackNginx
 
 from .conftest import UPSTREAM, Lab, wait_for_workers
@@ -34,13 +34,6 @@ def lock_of(path, state_dir) -> str:
     os.makedirs(os.path.dirname(lock), exist_ok=True)
     return lock
 
-
-def digest(path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def test_switch_moves_all_traffic_and_drains(lab: Lab):

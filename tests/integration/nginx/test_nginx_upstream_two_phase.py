@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import glob
-import hashlib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ import pytest
 
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._common import staging
 from ansible_collections.switchyard.bluegreen.plugins.module_utils._nginx.switch import state_base
+from tests.lib.files import digest
 from tests.lib.modules import ansible_env, module_command, module_input
 from tests.lib.nginx import LoopbackNginx
 
@@ -31,13 +31,6 @@ from .conftest import UPSTREAM, Lab
 
 GREEN = {"active": "green", "preview": True}
 
-
-def digest(path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def record_path(lab: Lab) -> str:

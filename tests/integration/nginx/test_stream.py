@@ -15,7 +15,6 @@ After every step ``nginx -t`` passes on disk.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import socketserver
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import execute_module
+from tests.lib.files import digest
 from tests.lib.nginx import NGINX, NginxProcess, main_conf
 from tests.lib.ports import LOOPBACK, free_port
 
@@ -71,12 +71,6 @@ class TcpColour:
         self.server.shutdown()
         self.server.server_close()
 
-
-def digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 class StreamLab:
