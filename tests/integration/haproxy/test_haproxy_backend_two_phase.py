@@ -22,8 +22,6 @@ STAGE = "job42-20261129T193000"
 GREEN_COMMANDS = [f"set weight {BACKEND}/green-1 1", f"set server {BACKEND}/blue-1 state drain"]
 
 
-
-
 def record_path(lab: Lab):
     return lab.path.with_name(lab.path.name + ".stage")
 

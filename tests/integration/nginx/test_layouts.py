@@ -96,7 +96,6 @@ CASES = {
 }
 
 
-
 class Site:
     def __init__(self, layout: str, case: Case, root: Path, blue: ColourBackend, green: ColourBackend):
         self.layout = layout

@@ -35,7 +35,6 @@ def lock_of(path, state_dir) -> str:
     return lock
 
 
-
 def test_switch_moves_all_traffic_and_drains(lab: Lab):
     assert lab.live() == {"blue": 20}
     workers_before = lab.nginx.worker_pids()

@@ -32,7 +32,6 @@ from .conftest import UPSTREAM, Lab
 GREEN = {"active": "green", "preview": True}
 
 
-
 def record_path(lab: Lab) -> str:
     return staging.stage_path(state_base(lab.state_dir, str(lab.path)))
 

@@ -72,7 +72,6 @@ class TcpColour:
         self.server.server_close()
 
 
-
 class StreamLab:
     """nginx with a stream proxy on ``port`` to ``upstream db``, blue and green TCP backends."""
 
