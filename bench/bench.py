@@ -43,10 +43,11 @@ REPO = BENCH.parent
 # Moderate on purpose: 2 cores run the clients, both nginx instances and the switching tools.
 LOAD = {"new": (300, 8), "ka_retry": (300, 16), "ka_noretry": (300, 16)}
 
-# playbooks: switch.yml and rollback.yml alternate (6: three of each, for the per-task medians);
+# playbooks: switch.yml, rollback.yml and the floor's minimal_rollback.yml in turn (9: three of each, for the
+# per-task medians; floor_start.yml once per round, between two switches);
 # ssh: switch.yml + rollback.yml pairs over SSH to 3 LB containers; fleet: switches per fleet size and method.
-FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 6, "haproxy": 40, "dns": 3, "ssh": 3, "fleet": 3}
-QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 2, "haproxy": 10, "dns": 1, "ssh": 1, "fleet": 1}
+FULL = {"module": 100, "symlink": 100, "template": 6, "playbooks": 9, "haproxy": 40, "dns": 3, "ssh": 3, "fleet": 3}
+QUICK = {"module": 10, "symlink": 10, "template": 2, "playbooks": 3, "haproxy": 10, "dns": 1, "ssh": 1, "fleet": 1}
 FLEET_SIZES = (1, 3, 10)
 # The SSH and fleet phases (bench/ssh_fleet.py, containers): bound quick, full in seconds (see run.sh).
 SSH_FLEET_LIMIT_S = (900, 1500)
@@ -200,6 +201,14 @@ def switch_under_load(method, router, count, log):
             continue
         colour = target
         time.sleep(GAP_S)
+        # A method's timed run that switches nothing (the playbooks' floor_start.yml), in the gap after a switch;
+        # kept with that switch, outside its window (the next switch starts after it).
+        between = method.between() if hasattr(method, "between") else None
+        if between:
+            switches[-1]["between"] = between
+            if not between["ok"]:
+                log(f"  {between['playbook']} FAILED: {between['msg'][-600:]}")
+            time.sleep(GAP_S)
     return switches
 
 

@@ -224,10 +224,14 @@ class SymlinkSwap:
 
 
 class SwitchPlaybooks:
-    """playbooks/switch.yml and playbooks/rollback.yml end to end (ansible-playbook, connection local)."""
+    """playbooks/switch.yml and playbooks/rollback.yml end to end (ansible-playbook, connection local), in turn
+    with the floor of issue #16 (bench/peers/): minimal_rollback.yml as a third switch of each round, and
+    floor_start.yml (no switch) once per round in the gap after it (``between``), all under the same load."""
 
     key = "playbooks"
-    label = "switch.yml / rollback.yml"
+    label = "switch.yml / rollback.yml (and the floor's minimal_rollback.yml)"
+    # One round: each switches to the other colour, so the directions alternate from round to round.
+    PLAN = ("switch.yml", "rollback.yml", "minimal_rollback.yml")
 
     def __init__(self, lb, backends, workdir):
         self.lb = lb
@@ -257,16 +261,31 @@ class SwitchPlaybooks:
         self.inventory.write_text(json.dumps(inventory, indent=2))
         self.timeline_file = Path(workdir) / "playbook_timeline.jsonl"
         self.live = None
+        self.done = 0
 
     def setup(self, colour):
         self.module.setup(colour)
         self.live = colour
+        self.done = 0
+
+    @staticmethod
+    def path(playbook):
+        return REPO / "playbooks" / playbook if playbook in ("switch.yml", "rollback.yml") else PEERS / playbook
 
     def switch(self, colour):
-        playbook = "switch.yml" if colour != "blue" else "rollback.yml"
+        playbook = self.PLAN[self.done % len(self.PLAN)]
+        self.done += 1
         # No preview listener on the benchmark's load balancer: the smoke test probes the colour directly.
-        run = run_playbook(REPO / "playbooks" / playbook, self.inventory, {"smoke_test_preview": False},
+        run = run_playbook(self.path(playbook), self.inventory, {"smoke_test_preview": False},
                            timeline_file=self.timeline_file)
         ok = run["rc"] == 0
         return {"ok": ok, "playbook": playbook, "wall_s": run["wall_s"], "timeline": run["timeline"],
                 "msg": "" if ok else run["output"][-3000:]}
+
+    def between(self):
+        """After the round's last switch and its gap: floor_start.yml, timed alone (it switches nothing)."""
+        if self.done % len(self.PLAN):
+            return None
+        run = run_playbook(self.path("floor_start.yml"), self.inventory, timeline_file=self.timeline_file)
+        return {"ok": run["rc"] == 0, "playbook": "floor_start.yml", "wall_s": run["wall_s"],
+                "timeline": run["timeline"], "msg": "" if run["rc"] == 0 else run["output"][-1500:]}

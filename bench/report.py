@@ -41,6 +41,11 @@ SCRIPT_PHASE_TEXT = {
                    "`bluegreen_steps`, nginx front converged by the nginx role, under a fixed-rate load.",
 }
 
+# Added to the playbooks' entry when the run measured the floor of issue #16 in their phase.
+FLOOR_TEXT = (" In turn with them, the floor of issue #16: bench/peers/minimal_rollback.yml as a third switch of "
+              "each round (so the rounds alternate direction), and bench/peers/floor_start.yml (switches nothing) in "
+              "the gap after it; this phase's traffic figures include the floor's switches.")
+
 
 def ms(value, digits=0):
     if value is None:
@@ -231,7 +236,10 @@ def median(values):
 def methods_section(run):
     lines = ["## What was compared", ""]
     for result in run["analysis"]:
-        lines.append(f"- **{result['label']}**: {METHOD_TEXT.get(result['key'], '')}")
+        text = METHOD_TEXT.get(result["key"], "")
+        if "minimal_rollback.yml" in (result["summary"].get("per_playbook") or {}):
+            text += FLOOR_TEXT
+        lines.append(f"- **{result['label']}**: {text}")
     for name, text in SCRIPT_PHASE_TEXT.items():
         phase = run.get(name)
         if phase and phase.get("ran"):
@@ -298,7 +306,8 @@ def tool_table(run):
     walls = []
     for result in run["analysis"]:
         for name, stat in sorted((result["summary"].get("wall_s") or {}).items(), reverse=True):
-            label = result["label"] if name == "all" else f"`ansible-playbook playbooks/{name}`"
+            folder = "playbooks" if name in ("switch.yml", "rollback.yml") else "bench/peers"
+            label = result["label"] if name == "all" else f"`ansible-playbook {folder}/{name}`"
             walls.append(f"| {label} | {mmm(stat, 1, 2)} |")
     if walls:
         lines += ["Wall time of the whole command (s, min / median / max):", "", "| command | seconds |", "|---|---:|"]
@@ -631,6 +640,7 @@ def render(run, images):
     ]
     lines += headline(run)
     lines += report_fast.goals_section(run)
+    lines += report_fast.floor_section(run)
     if run["analysis"]:
         lines += plain_words(run)
     lines += methods_section(run)

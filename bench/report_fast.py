@@ -28,6 +28,11 @@ GOALS = (
 )
 
 
+# The floor of issue #16 (bench/peers/): ansible-playbook's start-up and exit, and the least content doing
+# rollback.yml's checks for nginx.
+FLOOR_PLAYBOOKS = ("floor_start.yml", "minimal_rollback.yml")
+
+
 def _median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -68,7 +73,7 @@ def ssh_summary(run):
     if not ssh.get("ran"):
         return {}
     found = {}
-    for name in ("switch.yml", "rollback.yml"):
+    for name in ("switch.yml", "rollback.yml", *FLOOR_PLAYBOOKS):
         mine = [r for r in ssh.get("runs", []) if r["playbook"] == name]
         if not mine:
             continue
@@ -373,4 +378,169 @@ def how_lines(run):
                          "tests/lib/sshfleet.py on one podman network of this machine, every run timed from the "
                          "launch of `ansible-playbook` to its exit.")
             break
+    return lines
+
+
+# --------------------------------------------------------------------------- the floor of issue #16
+
+# The floor's tasks by module, in the order minimal_rollback.yml runs them (an action that runs twice is
+# named by its turn): what each one is in the "held back by" column.
+FLOOR_STEPS = {
+    ("nginx_upstream_info", 1): "read",
+    ("set_fact", 1): "decide",
+    ("http_check", 1): "liveness probe",
+    ("nginx_upstream", 1): "apply",
+    ("http_check", 2): "verification",
+    ("set_stats", 1): "publish",
+}
+
+
+def floor_start_local(run):
+    """floor_start.yml in the playbooks phase (run between two switches): wall stats and timeline aggregate."""
+    phase = next((p for p in run.get("phases", []) if p.get("key") == "playbooks"), None)
+    found = [s["between"] for s in (phase or {}).get("switches", [])
+             if (s.get("between") or {}).get("playbook") == "floor_start.yml"]
+    if not found:
+        return None
+    done = [r for r in found if r.get("ok")]
+    return {"runs": len(found), "failed": len(found) - len(done), "wall_s": _stats([r["wall_s"] for r in done]),
+            "where": timeline.aggregate([r["timeline"] for r in done if r.get("timeline")])}
+
+
+def floor_steps(where):
+    """[(label, span ms, module's own ms)] of minimal_rollback.yml's timeline, with start-up and exit; or []."""
+    if not where:
+        return []
+    s = where["summary"]
+    steps = [("start-up", _ms(s["first_task_s"]), None)]
+    turns = {}
+    for row in where["tasks"]:
+        if not row["ran_in"]:
+            continue  # the rescue: only on a failure
+        action = row["action"].split(".")[-1]
+        turns[action] = turns.get(action, 0) + 1
+        steps.append((FLOOR_STEPS.get((action, turns[action]), row["name"]), row["span_ms"], row["module_ms"]))
+    steps.append(("exit", _ms(s["after_s"]), None))
+    return steps
+
+
+def _steps_text(steps, until=None):
+    """'start-up 461 ms + read 490 ms + ... ' up to and including step ``until``."""
+    parts = []
+    for label, span, own in steps:
+        if span is None:
+            continue
+        text = f"{label} {'round trip ' if label in ('read', 'apply') else ''}{span:.0f} ms"
+        if label == "apply" and own is not None:
+            text += f" (module's own {own:.0f})"
+        parts.append(text)
+        if label == until:
+            break
+    return " + ".join(parts) or "-"
+
+
+def floor_figures(run):
+    """The floor's figures of this run (None where not measured)."""
+    local = _playbooks(run)
+    ssh = ssh_summary(run)
+    start = floor_start_local(run)
+    minimal = local.get("minimal_rollback.yml") or {}
+    ssh_start = ssh.get("floor_start.yml") or {}
+    ssh_minimal = ssh.get("minimal_rollback.yml") or {}
+    template_wall = _median_of(((_template(run) or {}).get("wall_s") or {}).get("all"))
+    return {
+        "start": _median_of((start or {}).get("wall_s")), "start_runs": start,
+        "minimal": _median_of(minimal.get("wall_s")), "minimal_new": _median_of(minimal.get("all_new_after_s")),
+        "minimal_where": minimal.get("where"), "minimal_runs": minimal,
+        "ssh_start": _median_of(ssh_start.get("wall_s")), "ssh_minimal": _median_of(ssh_minimal.get("wall_s")),
+        "ssh_minimal_new": _median_of(ssh_minimal.get("all_new_after_s")),
+        "ssh_minimal_where": ssh_minimal.get("where"),
+        "ssh_runs": (ssh_start, ssh_minimal), "template": template_wall,
+    }
+
+
+def _verdict(floor, limit):
+    if floor is None:
+        return "floor not measured"
+    if round(floor, 2) > limit:
+        return f"**below the floor**: the floor alone needs {floor:.2f}"
+    return f"above the floor ({floor:.2f}): the rest is content"
+
+
+def floor_section(run):
+    """For each #16 goal: the playbook's figure, the floor measured in the same run, and what holds it back."""
+    lines = ["## What the goals of instant rollback are up against", ""]
+    f = floor_figures(run)
+    if f["start"] is None and f["minimal"] is None and f["ssh_start"] is None and f["ssh_minimal"] is None:
+        return [*lines, "The floor (bench/peers/floor_start.yml, bench/peers/minimal_rollback.yml) was not measured in "
+                "this run" + (" (`--only`)." if run.get("only") else " (a run from before the floor was added)."), ""]
+    figures = goal_figures(run)
+    local = _playbooks(run)
+    steps, ssh_steps = floor_steps(f["minimal_where"]), floor_steps(f["ssh_minimal_where"])
+
+    def ratio(value):
+        return value / f["template"] if value is not None and f["template"] else None
+
+    lines += ["Two benchmark-only playbooks set the floor any `ansible-playbook` rollback stands on, measured in the "
+              "same phases as the playbooks, in turn with them and under the same load: `floor_start.yml` is one play "
+              "on the load balancers with no task (ansible-playbook's start-up, inventory, playbook loading and exit), "
+              "`minimal_rollback.yml` the least content doing `rollback.yml`'s checks for nginx, flat, no role: read "
+              "the managed upstream, decide the target in one `set_fact`, liveness-probe the target (http_check, "
+              "delegated, once), `nginx_upstream` (write, `nginx -t`, reload, drain), verify through the public URL "
+              "(http_check, share of the colour header), `set_stats`. It is a floor, not a replacement: over several "
+              "load balancers it applies on each one by one, without validate-everywhere-first or a two-phase "
+              "commit, without the database guard or the timing facts. *Held back by*: the floor's own steps, medians "
+              "of its per-task timeline in this run (a task runs from its start to the next one's; a *round trip* is "
+              "Ansible's module transfer and interpreter start-up plus the module's work; over SSH the first one, the "
+              "read, also opens the SSH connections, closed before every run).", "",
+              "| figure | goal | playbook | start-up + exit (`floor_start.yml`) | `minimal_rollback.yml` | "
+              "held back by (the floor's measured steps) | the goal against the floor |",
+              "|---|---:|---:|---:|---:|---|---|"]
+    before_apply = steps[: next((i for i, step in enumerate(steps) if step[0] == "apply"), len(steps))]
+    start_ms = sum(span for _label, span, _own in before_apply if span is not None) if before_apply else None
+    rows = [
+        ("`rollback.yml` all new after (s)", 1.0, figures["rollback_all_new_after_s"], None, f["minimal_new"],
+         (f"{_steps_text(steps, 'apply')}; {start_ms / 1000:.2f} s pass before the apply task starts"
+          if steps else "-")),
+        ("`rollback.yml` wall time (s)", 2.0, figures["rollback_wall_s"], f["start"], f["minimal"], _steps_text(steps)),
+        ("`switch.yml` wall time (s)", 3.0, figures["switch_wall_s"], f["start"], f["minimal"],
+         (_steps_text(steps) + "; a switch adds the smoke test of the target") if steps else "-"),
+        ("ratio `rollback.yml` / template+reload peer, wall", 0.5, figures["rollback_template_ratio"],
+         ratio(f["start"]), ratio(f["minimal"]),
+         (f"start-up + exit alone ({_f(f['start'])} s) are {_f(ratio(f['start']))} of the peer's "
+          f"{_f(f['template'])} s, which is itself start-up + one template task + two handlers")
+         if f["start"] is not None and f["template"] else "the template peer or floor_start not measured"),
+        ("`rollback.yml` over SSH to 3 LBs, wall (s)", 2.5, figures["ssh_rollback_wall_s"], f["ssh_start"],
+         f["ssh_minimal"], _steps_text(ssh_steps) or "-"),
+        ("`switch.yml` over SSH to 3 LBs, wall (s)", 4.0, figures["ssh_switch_wall_s"], f["ssh_start"],
+         f["ssh_minimal"], (_steps_text(ssh_steps) + "; a switch adds the smoke test") if ssh_steps else "-"),
+    ]
+    for text, limit, measured, start, minimal, held in rows:
+        floor = minimal if minimal is not None else start
+        lines.append(f"| {text} | ≤ {limit:g} | {_f(measured)} | {_f(start)} | {_f(minimal)} | {held} | "
+                     f"{_verdict(floor, limit)} |")
+    lines += ["", "*All new after* of the floor: from the launch of `ansible-playbook` until every request sent later "
+              f"reached the target colour, as for `rollback.yml`: {_f(f['minimal_new'])} s with connection local, "
+              f"{_f(f['ssh_minimal_new'])} s over SSH (the light load on lb1). *the goal against the floor*: "
+              "*below the floor* when the floor measured here is already above the goal (no content change to the "
+              "playbook can meet it while it runs these steps through `ansible-playbook`); otherwise the playbook's "
+              "distance to the floor is content.", ""]
+    counts = []
+    for label, runs in (("floor_start.yml, local", f["start_runs"]), ("minimal_rollback.yml, local", f["minimal_runs"]),
+                        ("floor_start.yml, SSH", f["ssh_runs"][0]), ("minimal_rollback.yml, SSH", f["ssh_runs"][1])):
+        if runs:
+            counts.append(f"{label} {runs['runs']} ({runs['failed']} failed)")
+    if counts:
+        lines += ["Runs: " + ", ".join(counts) + ".", ""]
+    if "rollback.yml" in local and f["minimal"] is not None:
+        extra = _median_of(local["rollback.yml"]["wall_s"])
+        if extra is not None:
+            lines += [f"`rollback.yml` is {extra - f['minimal']:.2f} s above its floor with connection local"
+                      + (f", {figures['ssh_rollback_wall_s'] - f['ssh_minimal']:.2f} s over SSH"
+                         if figures["ssh_rollback_wall_s"] is not None and f["ssh_minimal"] is not None else "")
+                      + ".", ""]
+    if f["minimal_where"]:
+        lines += where_table("`minimal_rollback.yml` (the floor, connection local)", f["minimal_where"])
+    if f["ssh_minimal_where"]:
+        lines += where_table("`minimal_rollback.yml` over SSH (the floor, 3 LBs)", f["ssh_minimal_where"])
     return lines

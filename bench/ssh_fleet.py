@@ -11,7 +11,8 @@ role applied, the colours served by each load balancer's own nginx on its loopba
 ``ansible_connection: ssh``, pipelining and ControlPersist. Before every timed run the SSH master
 connections are closed, so each run pays its own SSH handshakes, as a fresh AWX job does.
 
-ssh:   ``switch.yml`` (blue to green) and ``rollback.yml`` (back) against 3 load balancers, timed from the
+ssh:   ``switch.yml`` (blue to green) and ``rollback.yml`` (back) against 3 load balancers, then the floor of
+       issue #16 (bench/peers/floor_start.yml, minimal_rollback.yml) in the same round, timed from the
        launch of ansible-playbook to its exit, with the bench_timeline callback (where the seconds go) and a
        light load client (a new connection per request) inside lb1 against its public port, for *all new after*.
 fleet: ``switch.yml`` back and forth against N load balancers, two-phase (``switch_two_phase: true``) and
@@ -45,6 +46,7 @@ from tests.lib import sshfleet
 from tests.lib.modules import REPO, VENV_BIN
 
 PLAYBOOK_LIMIT_S = 240
+PEERS = Path(__file__).resolve().parent / "peers"
 # The light load against lb1 during the SSH phase: a new connection per request.
 SSH_LOAD = {"kind": "new", "rate": 50, "conns": 4}
 SSH_LBS = 3
@@ -148,16 +150,25 @@ class LightLoad:
         return rows
 
 
+# One round of the SSH phase: the playbooks, then the floor of issue #16 (bench/peers/): floor_start.yml
+# switches nothing; minimal_rollback.yml switches to the other colour, as the playbooks do.
+SSH_PLAN = ("switch.yml", "rollback.yml", "floor_start.yml", "minimal_rollback.yml")
+FLOOR = ("floor_start.yml", "minimal_rollback.yml")
+
+
 def ssh_phase(lab, runs):
-    """switch.yml then rollback.yml, ``runs`` times, against the 3 load balancers, under a light load on lb1."""
-    load = LightLoad(lab, "lb1", max_seconds=runs * 2 * PLAYBOOK_LIMIT_S)
+    """Each round of SSH_PLAN ``runs`` times against the 3 load balancers, under a light load on lb1."""
+    load = LightLoad(lab, "lb1", max_seconds=runs * len(SSH_PLAN) * PLAYBOOK_LIMIT_S)
     time.sleep(1.0)
     records = []
     try:
         colour = "blue"
         for index in range(runs):
-            for name, target in (("switch.yml", "green"), ("rollback.yml", "blue")):
-                run = playbook(lab, name, {}, lab.tmp / "timeline.jsonl")
+            for name in SSH_PLAN:
+                target = colour if name == "floor_start.yml" else ("green" if colour == "blue" else "blue")
+                path = str(PEERS / name) if name in FLOOR else name
+                run = playbook(lab, path, {}, lab.tmp / "timeline.jsonl")
+                run["playbook"] = name
                 after = served(lab)
                 ok = run["rc"] == 0 and set(after.values()) == {target}
                 record = {"i": index, "playbook": name, "from": colour, "to": target, "ok": ok, "rc": run["rc"],
@@ -181,6 +192,8 @@ def ssh_phase(lab, runs):
 def add_all_new_after(records, rows):
     """Per run, from the load client's records: when the last request to the old colour was sent."""
     for index, record in enumerate(records):
+        if record["from"] == record["to"]:
+            continue  # floor_start.yml: no switch, no all-new-after
         t_next = records[index + 1]["t_start"] if index + 1 < len(records) else record["t_end"] + 0.5
         switch = {"i": index, "from": record["from"], "to": record["to"], "t_start": record["t_start"],
                   "t_end": record["t_end"], "tool": {"ok": record["ok"]}}
