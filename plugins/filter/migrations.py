@@ -19,12 +19,17 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.compat.version import LooseVersion
 
-try:
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ParseError
-except ImportError:  # optional: only the destructive-change guard needs it
-    sqlglot = None
+
+def _sqlglot():
+    """sqlglot, imported on first use: Ansible loads every filter file of the collection to resolve any one
+    collection filter, in each task's worker, and importing sqlglot there cost every such task about 0.1 s."""
+    try:
+        import sqlglot  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:  # optional: only the destructive-change guard needs it
+        raise AnsibleFilterError(
+            "destructive_statements needs the Python package sqlglot on the controller "
+            "(pip install sqlglot, see requirements.txt); or set migrate_guard: false") from exc
+    return sqlglot
 
 
 def _statement_text(statement, limit=200):
@@ -32,14 +37,14 @@ def _statement_text(statement, limit=200):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _not_null_without_default(column_def):
+def _not_null_without_default(column_def, exp):
     constraints = [c.args.get("kind") for c in column_def.args.get("constraints") or []]
     not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in constraints)
     has_default = any(isinstance(k, exp.DefaultColumnConstraint) for k in constraints)
     return not_null and not has_default
 
 
-def _reasons(statement):
+def _reasons(statement, exp):
     """Why one parsed statement breaks the release that still runs on the old schema."""
     reasons = []
     if isinstance(statement, exp.Drop) and str(statement.args.get("kind") or "").upper() == "TABLE":
@@ -54,7 +59,7 @@ def _reasons(statement):
                 reasons.append("ALTER ... TYPE")
             elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
                 reasons.append("SET NOT NULL on an existing column")
-            elif isinstance(action, exp.ColumnDef) and _not_null_without_default(action):
+            elif isinstance(action, exp.ColumnDef) and _not_null_without_default(action, exp):
                 reasons.append("ADD COLUMN ... NOT NULL without a default on an existing table")
     if isinstance(statement, exp.Command):
         # sqlglot could not parse it into a known statement: judge by its keyword only.
@@ -67,26 +72,23 @@ def _reasons(statement):
 
 def destructive_statements(files):
     """[{file, statement, reason}] for each destructive statement in [{path, content}] SQL files."""
-    if sqlglot is None:
-        raise AnsibleFilterError(
-            "destructive_statements needs the Python package sqlglot on the controller "
-            "(pip install sqlglot, see requirements.txt); or set migrate_guard: false")
     if isinstance(files, (str, bytes, Mapping)) or not isinstance(files, Sequence):
         raise AnsibleFilterError("destructive_statements expects a list of {path, content}")
+    sqlglot = _sqlglot()
     found = []
     for entry in files:
         if not isinstance(entry, Mapping) or "path" not in entry or "content" not in entry:
             raise AnsibleFilterError(f"destructive_statements: each file must be {{path, content}}, got {entry!r}")
         try:
             statements = sqlglot.parse(entry["content"], read="postgres")
-        except ParseError as exc:
+        except sqlglot.errors.ParseError as exc:
             raise AnsibleFilterError(
                 f"{entry['path']}: not valid SQL for the destructive-change guard ({str(exc).splitlines()[0]}); "
                 "fix the file or set migrate_guard: false") from exc
         for statement in statements:
             if statement is None:
                 continue
-            for reason in _reasons(statement):
+            for reason in _reasons(statement, sqlglot.exp):
                 found.append({"file": entry["path"], "statement": _statement_text(statement), "reason": reason})
     return found
 

@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -68,7 +72,7 @@ def test_bad_input_is_refused(bad):
 
 
 def test_missing_sqlglot_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(migrations, "sqlglot", None)
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # import sqlglot now raises ImportError
     with pytest.raises(AnsibleFilterError, match=r"pip install sqlglot.*migrate_guard: false"):
         migrations.destructive_statements([])
 
@@ -140,3 +144,12 @@ def test_contract_releases_merges_every_host_and_the_extra_records():
 def test_contract_releases_refuses_a_string_of_hosts():
     with pytest.raises(AnsibleFilterError, match="list of hosts"):
         migrations.contract_releases("app1", {})
+
+
+def test_loading_the_filters_does_not_import_sqlglot():
+    # Ansible loads every filter file to resolve any collection filter, in each task's worker.
+    code = ("import sys; import ansible_collections.switchyard.bluegreen.plugins.filter.migrations; "
+            "print('sqlglot' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert shown.stdout.strip() == "False"
