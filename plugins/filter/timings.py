@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the switch role's per-host router records (switch_router_timings).
 
-Documentation: router_summary.yml and reload_skew.yml next to this file.
+Documentation: router_summary.yml, reload_skew.yml and switch_end.yml next to this file.
 """
 
 from __future__ import annotations
@@ -57,6 +57,22 @@ def reload_skew(records):
     return round((max(times) - min(times)).total_seconds(), 3)
 
 
+def switch_end(records, started, now):
+    """What the switch role notes when the router part of a switch ends, from one read of the records."""
+    try:
+        duration = round(float(now) - float(started), 3)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"switch_end: started and now must be epoch seconds, got {started!r} and {now!r}") from exc
+    records = list(_records(records, "switch_end"))
+    return {
+        "duration_s": duration,
+        "reload_skew_s": reload_skew(records),
+        "router_summary": router_summary(records),
+        "router_timings": records,
+    }
+
+
 class FilterModule:
     """Router timings."""
 
@@ -64,4 +80,5 @@ class FilterModule:
         return {
             "router_summary": router_summary,
             "reload_skew": reload_skew,
+            "switch_end": switch_end,
         }

@@ -30,7 +30,7 @@ ROUTE53 = [{"host": "localhost", "applied_at": None, "change_id": "C1", "status"
 
 
 def test_filter_module_exposes_every_filter():
-    assert set(timings.FilterModule().filters()) == {"router_summary", "reload_skew"}
+    assert set(timings.FilterModule().filters()) == {"router_summary", "reload_skew", "switch_end"}
 
 
 @pytest.mark.parametrize("records", [NGINX, NGINX[:1], ROUTE53, [], [{"host": "lb1", "timings": {}}]])
@@ -65,3 +65,30 @@ def test_bad_records_are_refused_with_the_host():
         timings.router_summary({"host": "lb1"})
     with pytest.raises(AnsibleFilterError, match="must be a dict"):
         timings.reload_skew(["lb1"])
+
+
+def test_switch_end_reads_the_records_once_for_all_four_values():
+    end = timings.switch_end(NGINX, 100.0, 100.4567)
+    assert end == {
+        "duration_s": 0.457,
+        "reload_skew_s": timings.reload_skew(NGINX),
+        "router_summary": timings.router_summary(NGINX),
+        "router_timings": NGINX,
+    }
+
+
+def test_switch_end_without_times_has_no_skew():
+    end = timings.switch_end([{"host": "r53", "timings": {}}], "100", "101")
+    assert end["duration_s"] == 1.0
+    assert end["reload_skew_s"] is None
+
+
+@pytest.mark.parametrize("started, now", [(None, 1.0), ("soon", 1.0)])
+def test_switch_end_needs_epoch_seconds(started, now):
+    with pytest.raises(AnsibleFilterError, match="switch_end: started and now must be epoch seconds"):
+        timings.switch_end(NGINX, started, now)
+
+
+def test_switch_end_refuses_what_is_not_a_list_of_records():
+    with pytest.raises(AnsibleFilterError, match="switch_end expects a list of router records"):
+        timings.switch_end({"host": "lb1"}, 1.0, 2.0)
