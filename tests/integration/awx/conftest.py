@@ -100,6 +100,14 @@ class Job:
     def task_names(self) -> list[str]:
         return [e["event_data"].get("task", "") for e in self.events if e.get("event") == "playbook_on_task_start"]
 
+    def roles_run(self) -> set[str]:
+        """Short names of the roles that ran at least one task (skipped tasks do not count).
+
+        The playbooks import their roles statically, so the tasks carry the role's own task names.
+        """
+        return {e["event_data"]["role"].rsplit(".", 1)[-1] for e in self.events
+                if e.get("event") in ("runner_on_ok", "runner_on_failed") and e["event_data"].get("role")}
+
 
 class Lab:
     """Loopback nginx + blue/green backends + an AWX-like inventory and project."""
