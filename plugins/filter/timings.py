@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the switch role's per-host router records (switch_router_timings).
 
-Documentation: router_summary.yml, reload_skew.yml and switch_end.yml next to this file.
+Documentation: router_summary.yml, reload_skew.yml, switch_end.yml and router_record.yml next to this file.
 """
 
 from __future__ import annotations
@@ -57,6 +57,30 @@ def reload_skew(records):
     return round((max(times) - min(times)).total_seconds(), 3)
 
 
+def router_record(result, host, applied_key="reloaded_at", extra=None):
+    """The router record (switch_router_timings) of one host from its registered switch result, read once."""
+    if not isinstance(result, Mapping):
+        raise AnsibleFilterError(
+            f"router_record: the result of {host} must be a registered task result, got {result!r}")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise AnsibleFilterError(f"router_record: extra must be a dict of result keys and defaults, got {extra!r}")
+    unreachable = bool(result.get("unreachable", False))
+    failed = bool(result.get("failed", False)) or unreachable
+    record = {
+        "host": host,
+        "changed": bool(result.get("changed", False)),
+        "failed": failed,
+        "drained": result.get("drained", False),
+        "applied_at": result.get(applied_key),
+        "committed_at": result.get("committed_at"),
+        "commit_late_ms": result.get("commit_late_ms"),
+        "timings": result.get("timings") or {},
+        "error": (("unreachable: " if unreachable else "") + str(result.get("msg", ""))) if failed else "",
+    }
+    record.update({key: result.get(key, default) for key, default in (extra or {}).items()})
+    return record
+
+
 def switch_end(records, started, now):
     """What the switch role notes when the router part of a switch ends, from one read of the records."""
     try:
@@ -81,4 +105,5 @@ class FilterModule:
             "router_summary": router_summary,
             "reload_skew": reload_skew,
             "switch_end": switch_end,
+            "router_record": router_record,
         }

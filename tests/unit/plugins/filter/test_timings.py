@@ -30,7 +30,7 @@ ROUTE53 = [{"host": "localhost", "applied_at": None, "change_id": "C1", "status"
 
 
 def test_filter_module_exposes_every_filter():
-    assert set(timings.FilterModule().filters()) == {"router_summary", "reload_skew", "switch_end"}
+    assert set(timings.FilterModule().filters()) == {"router_summary", "reload_skew", "switch_end", "router_record"}
 
 
 @pytest.mark.parametrize("records", [NGINX, NGINX[:1], ROUTE53, [], [{"host": "lb1", "timings": {}}]])
@@ -92,3 +92,46 @@ def test_switch_end_needs_epoch_seconds(started, now):
 def test_switch_end_refuses_what_is_not_a_list_of_records():
     with pytest.raises(AnsibleFilterError, match="switch_end expects a list of router records"):
         timings.switch_end({"host": "lb1"}, 1.0, 2.0)
+
+
+# roles/switch/tasks/nginx_apply.yml before router_record ("result" is the registered switch result).
+OLD_NGINX_RECORD = (
+    "{{ {'host': host, 'changed': result is changed,"
+    " 'failed': result is failed or result.unreachable | default(false),"
+    " 'drained': result.drained | default(false), 'applied_at': result.reloaded_at | default(none),"
+    " 'committed_at': result.committed_at | default(none), 'commit_late_ms': result.commit_late_ms | default(none),"
+    " 'timings': result.timings | default({}),"
+    " 'error': (('unreachable: ' if result.unreachable | default(false) else '') ~ result.msg | default(''))"
+    " if result is failed or result.unreachable | default(false) else ''} }}"
+)
+APPLIED = {"changed": True, "failed": False, "drained": True, "reloaded_at": "2026-01-31T12:00:00.100000Z",
+           "timings": {"reload_ms": 24}, "msg": ""}
+COMMITTED = dict(APPLIED, committed_at="2026-01-31T12:00:00.100Z", commit_late_ms=0)
+REFUSED = {"changed": False, "failed": True, "msg": "nginx -t failed: unknown directive"}
+UNREACHABLE = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh"}
+NOTHING = {"changed": False, "failed": False, "timings": {}}
+
+
+@pytest.mark.parametrize("result", [APPLIED, COMMITTED, REFUSED, UNREACHABLE, NOTHING],
+                         ids=["applied", "committed", "refused", "unreachable", "unchanged"])
+def test_router_record_matches_the_expression_it_replaced(render, result):
+    old = render(OLD_NGINX_RECORD, result=result, host="lb1")
+    assert timings.router_record(result, "lb1") == old
+
+
+def test_router_record_of_an_unreachable_host_is_failed_with_the_reason():
+    record = timings.router_record(UNREACHABLE, "lb7")
+    assert record["failed"] is True
+    assert record["error"] == "unreachable: Failed to connect to the host via ssh"
+
+
+def test_router_record_copies_extra_keys_with_their_defaults():
+    result = dict(APPLIED, applied_at="2026-01-31T12:00:00.200000Z", reloaded=True)
+    record = timings.router_record(result, "lb1", applied_key="applied_at", extra={"reloaded": False, "drift": []})
+    assert record["applied_at"] == "2026-01-31T12:00:00.200000Z"
+    assert (record["reloaded"], record["drift"]) == (True, [])
+
+
+def test_router_record_refuses_what_is_not_a_result():
+    with pytest.raises(AnsibleFilterError, match="router_record: the result of lb1 must be a registered task result"):
+        timings.router_record("ok", "lb1")
