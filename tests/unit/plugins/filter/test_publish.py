@@ -40,6 +40,7 @@ FAILURE = {"live": "blue", "previous": "green", "switched": False,
            "switched_at": None, "duration_s": None, "reload_skew_s": None, "verification": "not run"}
 STEPS = [{"weight": 10, "verdict": "pass"}]
 
+
 def case(mode, **arguments):
     """The filter's arguments for one case, the ones a case does not name empty."""
     return {"mode": mode, "result": {}, "failure": {}, "live": None, "previous": None, "override": {}, "steps": [],
