@@ -467,6 +467,88 @@ def _verdict(floor, limit):
     return f"above the floor ({floor:.2f}): the rest is content"
 
 
+def kept_checks(where, floor_where):
+    """[(label, ms)]: what the playbook's run spent on the checks issue #16 keeps and the floor leaves out.
+
+    From the playbook's own per-task timeline: the roles' argument validation, every "Refuse ..." (bad input,
+    a dead or unclear target, the database guard), the smoke test (switch.yml), the stage of an all-or-none
+    switch and the commit's wait for its instant beyond the floor's apply, and the condition of the switch back.
+    """
+    if not where:
+        return []
+    runs = where["summary"]["runs"] or 1
+    # A row's median span, weighted by the share of runs it ran in: a switch alternates its target, so
+    # "Check green" and "Check blue" each ran in some of the runs, and one run has only one of them.
+    ran = [dict(row, span_ms=row["span_ms"] * row["ran_in"] / runs) for row in where["tasks"] if row["ran_in"]]
+
+    def name(row):
+        return row["name"].split(" : ", 1)[-1]
+
+    floor_apply = next((step[1] for step in floor_steps(floor_where) if step[0] == "apply"), None)
+    found = []
+    validation = [row["span_ms"] for row in ran if row["action"].endswith("validate_argument_spec")]
+    if validation:
+        found.append((f"argument validation ({len(validation)} role{'s' if len(validation) > 1 else ''})",
+                      sum(validation)))
+    refusals = [row["span_ms"] for row in ran
+                if name(row).startswith("Refuse") and not (row["role"] or "").endswith("smoke_test")]
+    if refusals:
+        found.append((f"{len(refusals)} refusals (the tasks named Refuse ...)", sum(refusals)))
+    smoke = [row["span_ms"] for row in ran
+             if (row["role"] or "").endswith("smoke_test") and not row["action"].endswith("validate_argument_spec")]
+    if smoke:
+        found.append(("smoke test of the target (its argument validation is counted above)", sum(smoke)))
+    stage = [row["span_ms"] for row in ran if name(row).startswith(("Stage the", "Write and test the new file"))]
+    if stage:
+        found.append(("all or none: the stage round trip", sum(stage)))
+    commit = [row["span_ms"] for row in ran if name(row).startswith("Commit on every load balancer")]
+    if commit and floor_apply is not None and max(commit) > floor_apply:
+        found.append(("all at one instant: the commit's wait beyond the floor's apply", max(commit) - floor_apply))
+    back = [row["span_ms"] for row in where["tasks"] if name(row).startswith("Switch back after a failed verification")]
+    if back:
+        found.append(("the switch back's condition", max(back)))
+    return found
+
+
+def kept_checks_section(run, f):
+    """The floor plus what the playbook's own run spent on the checks the issue keeps, against each goal."""
+    figures = goal_figures(run)
+    local = _playbooks(run)
+    ssh = ssh_summary(run)
+    rows = [
+        ("`rollback.yml` wall time (s)", 2.0, figures["rollback_wall_s"], f["minimal"],
+         (local.get("rollback.yml") or {}).get("where"), f["minimal_where"]),
+        ("`switch.yml` wall time (s)", 3.0, figures["switch_wall_s"], f["minimal"],
+         (local.get("switch.yml") or {}).get("where"), f["minimal_where"]),
+        ("`rollback.yml` over SSH to 3 LBs, wall (s)", 2.5, figures["ssh_rollback_wall_s"], f["ssh_minimal"],
+         (ssh.get("rollback.yml") or {}).get("where"), f["ssh_minimal_where"]),
+        ("`switch.yml` over SSH to 3 LBs, wall (s)", 4.0, figures["ssh_switch_wall_s"], f["ssh_minimal"],
+         (ssh.get("switch.yml") or {}).get("where"), f["ssh_minimal_where"]),
+    ]
+    table = []
+    for text, limit, measured, floor, where, floor_where in rows:
+        checks = kept_checks(where, floor_where)
+        if floor is None or not checks:
+            continue
+        total = floor + sum(ms for _label, ms in checks) / 1000
+        listed = " + ".join(f"{label} {ms:.0f} ms" for label, ms in checks)
+        if round(total, 2) > limit:
+            verdict = f"**held back**: the floor and the kept checks alone need {total:.2f}"
+        else:
+            rest = f"; the other {measured - total:.2f} s is the role's structure" if measured is not None else ""
+            verdict = f"within reach ({total:.2f}){rest}"
+        table.append(f"| {text} | ≤ {limit:g} | {_f(measured)} | {_f(floor)} | {listed} | {total:.2f} | {verdict} |")
+    if not table:
+        return []
+    return ["### The floor plus the checks the issue keeps", "",
+            "Issue #16 keeps every check: the liveness probe and the verification (in the floor), the all-or-none "
+            "apply across load balancers, the automatic switch back, and the roles' argument specs; `switch.yml` keeps "
+            "its smoke test. The floor leaves the others out, so each is added here at what it cost in the "
+            "playbook's own run (its per-task timeline below, medians).", "",
+            "| figure | goal | playbook | floor (`minimal_rollback.yml`) | the kept checks, measured in the playbook's "
+            "run | floor + kept checks | |", "|---|---:|---:|---:|---|---:|---|", *table, ""]
+
+
 def floor_section(run):
     """For each #16 goal: the playbook's figure, the floor measured in the same run, and what holds it back."""
     lines = ["## What the goals of instant rollback are up against", ""]
@@ -539,6 +621,7 @@ def floor_section(run):
                       + (f", {figures['ssh_rollback_wall_s'] - f['ssh_minimal']:.2f} s over SSH"
                          if figures["ssh_rollback_wall_s"] is not None and f["ssh_minimal"] is not None else "")
                       + ".", ""]
+    lines += kept_checks_section(run, f)
     if f["minimal_where"]:
         lines += where_table("`minimal_rollback.yml` (the floor, connection local)", f["minimal_where"])
     if f["ssh_minimal_where"]:
