@@ -456,6 +456,7 @@ def floor_figures(run):
         "ssh_minimal_new": _median_of(ssh_minimal.get("all_new_after_s")),
         "ssh_minimal_where": ssh_minimal.get("where"),
         "ssh_runs": (ssh_start, ssh_minimal), "template": template_wall,
+        "local": local, "ssh": ssh,
     }
 
 
@@ -510,24 +511,23 @@ def kept_checks(where, floor_where):
     return found
 
 
-def kept_checks_section(run, f):
-    """The floor plus what the playbook's own run spent on the checks the issue keeps, against each goal."""
-    figures = goal_figures(run)
-    local = _playbooks(run)
-    ssh = ssh_summary(run)
+def kept_checks_section(f, figures):
+    """The floor plus what the playbook's own run spent on the checks the issue keeps, against each goal.
+
+    ``f``: floor_figures(run); ``figures``: goal_figures(run).
+    """
+    goals = {key: (text, limit) for key, text, limit, _how, _issue in GOALS}
     rows = [
-        ("`rollback.yml` wall time (s)", 2.0, figures["rollback_wall_s"], f["minimal"],
-         (local.get("rollback.yml") or {}).get("where"), f["minimal_where"]),
-        ("`switch.yml` wall time (s)", 3.0, figures["switch_wall_s"], f["minimal"],
-         (local.get("switch.yml") or {}).get("where"), f["minimal_where"]),
-        ("`rollback.yml` over SSH to 3 LBs, wall (s)", 2.5, figures["ssh_rollback_wall_s"], f["ssh_minimal"],
-         (ssh.get("rollback.yml") or {}).get("where"), f["ssh_minimal_where"]),
-        ("`switch.yml` over SSH to 3 LBs, wall (s)", 4.0, figures["ssh_switch_wall_s"], f["ssh_minimal"],
-         (ssh.get("switch.yml") or {}).get("where"), f["ssh_minimal_where"]),
+        ("rollback_wall_s", f["minimal"], f["local"].get("rollback.yml"), f["minimal_where"]),
+        ("switch_wall_s", f["minimal"], f["local"].get("switch.yml"), f["minimal_where"]),
+        ("ssh_rollback_wall_s", f["ssh_minimal"], f["ssh"].get("rollback.yml"), f["ssh_minimal_where"]),
+        ("ssh_switch_wall_s", f["ssh_minimal"], f["ssh"].get("switch.yml"), f["ssh_minimal_where"]),
     ]
     table = []
-    for text, limit, measured, floor, where, floor_where in rows:
-        checks = kept_checks(where, floor_where)
+    for key, floor, playbook, floor_where in rows:
+        text, limit = goals[key]
+        measured = figures[key]
+        checks = kept_checks((playbook or {}).get("where"), floor_where)
         if floor is None or not checks:
             continue
         total = floor + sum(ms for _label, ms in checks) / 1000
@@ -621,7 +621,7 @@ def floor_section(run):
                       + (f", {figures['ssh_rollback_wall_s'] - f['ssh_minimal']:.2f} s over SSH"
                          if figures["ssh_rollback_wall_s"] is not None and f["ssh_minimal"] is not None else "")
                       + ".", ""]
-    lines += kept_checks_section(run, f)
+    lines += kept_checks_section(f, figures)
     if f["minimal_where"]:
         lines += where_table("`minimal_rollback.yml` (the floor, connection local)", f["minimal_where"])
     if f["ssh_minimal_where"]:
