@@ -13,7 +13,7 @@ the ansible.posix.json callback; OUT.json gets:
   duration_s     wall time of the run
   failures       every failed task result in order: {task, host, msg} (ignored ones too)
   fatal          the failed results of hosts that ended with failures (the play's verdict)
-  messages       every debug message: {task, host, msg}
+  messages       every debug message and passed assert's message: {task, host, msg}
   stats          per-host counters (ok, changed, failures, ...)
   custom_stats   what the playbook published with set_stats (for AWX workflows)
   facts          the last value set_fact gave each fact named with --fact, per host
@@ -42,7 +42,8 @@ def summarise(output: dict, rc: int, duration: float, fact_names: list[str]) -> 
             for host, result in task.get("hosts", {}).items():
                 if result.get("failed"):
                     failures.append({"task": name, "host": host, "msg": str(result.get("msg", ""))})
-                elif result.get("action") in ("debug", "ansible.builtin.debug") and "msg" in result:
+                elif result.get("action") in ("debug", "ansible.builtin.debug", "assert", "ansible.builtin.assert") \
+                        and "msg" in result:
                     messages.append({"task": name, "host": host, "msg": result["msg"]})
                 for fact in fact_names:
                     if fact in (result.get("ansible_facts") or {}):
