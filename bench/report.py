@@ -20,7 +20,8 @@ METHOD_TEXT = {
                 "(bench/peers/template_switch.yml).",
     "playbooks": "`ansible-playbook playbooks/switch.yml` (blue to green) and `playbooks/rollback.yml` (back), "
                  "end to end "
-                 "with connection local: detect, precheck of the target (http_check), nginx_upstream, verification "
+                 "with connection local: detect, the smoke test of the target (switch.yml, which is also its "
+                 "liveness probe) or the liveness probe (rollback.yml) (http_check), nginx_upstream, verification "
                  "through the load balancer (http_check). No preview listener on this load balancer, so "
                  "`smoke_test_preview=false`.",
     "haproxy": "`switchyard.bluegreen.haproxy_backend` against a master-worker HAProxy 2.6 with the same backends: "
